@@ -1,0 +1,66 @@
+"""The control plane's ASGI application."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import swagger_ui_bundle
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
+
+from sparkstudio import __version__
+from sparkstudio.api import errors
+from sparkstudio.api.routers import groups, members, session, studios, tokens, users, workspaces
+from sparkstudio.db.session import Database
+from sparkstudio.settings import Settings
+
+API_PREFIX = "/api/v1"
+OPENAPI_URL = f"{API_PREFIX}/openapi.json"
+DOCS_URL = f"{API_PREFIX}/docs"
+_SWAGGER_ASSETS = Path(swagger_ui_bundle.swagger_ui_path)
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+
+
+def create_app(settings: Settings, database: Database) -> FastAPI:
+    app = FastAPI(
+        title="sparkstudio",
+        version=__version__,
+        summary="A self-hosted studio for interactive analytics on Apache Spark.",
+        openapi_url=OPENAPI_URL,
+        docs_url=None,  # served below from local assets: no CDN
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    errors.install(app)
+
+    api = APIRouter(prefix=API_PREFIX)
+    for module in (session, users, groups, studios, members, workspaces, tokens):
+        api.include_router(module.router)
+
+    @api.get("/health", tags=["session"])
+    def health() -> Health:
+        """Liveness; needs no token."""
+        return Health(status="ok", version=__version__)
+
+    app.include_router(api)
+    app.mount(f"{DOCS_URL}/assets", StaticFiles(directory=_SWAGGER_ASSETS), name="swagger-assets")
+
+    @app.get(DOCS_URL, include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=OPENAPI_URL,
+            title="sparkstudio API",
+            swagger_js_url=f"{DOCS_URL}/assets/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_URL}/assets/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_URL}/assets/favicon-32x32.png",
+        )
+
+    return app

@@ -1,0 +1,135 @@
+"""Dependencies shared by the routers: database session, caller, authorization.
+
+A route declares its action once, with ``openapi_extra=requires(Action.X)``; the
+``authorize`` dependency reads it from the matched route, so a route cannot forget to
+be checked and the OpenAPI document shows what each operation needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from sparkstudio.auth.actions import ACTIONS, Action, Scope, studio_resource
+from sparkstudio.auth.identity import Principal, authenticate, grants_in_studio
+from sparkstudio.auth.policy import Decision, decide
+from sparkstudio.db.models import Studio
+from sparkstudio.db.session import Database
+from sparkstudio.errors import Forbidden, NotFound
+from sparkstudio.services import tokens as token_service
+from sparkstudio.settings import Settings
+
+ACTION_KEY = "x-sparkstudio-action"
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def requires(action: Action) -> dict[str, Any]:
+    """``openapi_extra`` declaring the action a route performs."""
+    return {ACTION_KEY: action.value}
+
+
+def route_action(request: Request) -> Action:
+    route = request.scope.get("route")
+    extra = getattr(route, "openapi_extra", None) or {}
+    if ACTION_KEY not in extra:
+        raise RuntimeError(f"route {getattr(route, 'path', '?')} declares no action")
+    return Action(extra[ACTION_KEY])
+
+
+def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """A session for this request; routes that change something commit it themselves."""
+    session = get_database(request).session(write=request.method not in _READ_METHODS)
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+Db = Annotated[Session, Depends(get_db)]
+AppSettings = Annotated[Settings, Depends(get_settings)]
+_bearer = HTTPBearer(auto_error=False, description="A session or API token.")
+
+
+def get_principal(
+    request: Request,
+    db: Db,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    principal = authenticate(db, credentials.credentials if credentials else None)
+    if principal.needs_touch:
+        if request.method in _READ_METHODS:
+            with get_database(request).transaction() as writer:
+                token_service.touch(writer, principal.token_id)
+        else:
+            # This request's session already holds the write lock: a second writer
+            # would wait on it forever. The touch commits with the request.
+            token_service.touch(db, principal.token_id)
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+@dataclass(frozen=True)
+class Access:
+    """What a route gets once the caller is authorized: who, for what, and in which studio."""
+
+    principal: Principal
+    action: Action
+    studio: Studio | None
+
+    @property
+    def actor(self) -> str:
+        return self.principal.name
+
+    def require_studio(self) -> Studio:
+        if self.studio is None:
+            raise RuntimeError(f"{self.action} is not a studio action")
+        return self.studio
+
+
+_ITEM_PARAMS = {"workspace": "workspace_id", "member": "member_id"}
+
+
+def authorize(request: Request, db: Db, principal: CurrentPrincipal) -> Access:
+    action = route_action(request)
+    spec = ACTIONS[action]
+    studio: Studio | None = None
+    resource = ""
+    grants = []
+    if spec.scope is Scope.STUDIO:
+        studio_id = request.path_params["studio_id"]
+        studio = db.get(Studio, studio_id)
+        if studio is None:
+            raise NotFound(f"no studio {studio_id}")
+        grants = grants_in_studio(db, principal, studio.id)
+        item = request.path_params.get(_ITEM_PARAMS.get(spec.resource_kind, ""))
+        resource = studio_resource(studio.id, spec.resource_kind, item)
+    decision = decide(
+        action, is_platform_admin=principal.is_platform_admin, grants=grants, resource=resource
+    )
+    if decision is Decision.HIDDEN:
+        # A studio the caller does not belong to is indistinguishable from no studio.
+        raise NotFound(f"no studio {request.path_params['studio_id']}")
+    if decision is Decision.DENY:
+        target = resource or "this platform"
+        raise Forbidden(f"you are not allowed to perform {action.value} on {target}")
+    return Access(principal, action, studio)
+
+
+Authorized = Annotated[Access, Depends(authorize)]

@@ -1,0 +1,90 @@
+"""Render every error as ``{"message", "reason"}``; never a traceback."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sparkstudio.errors import StudioError
+from sparkstudio.schemas.common import PATTERN_RULES
+
+log = logging.getLogger("sparkstudio.api")
+
+
+class ErrorBody(BaseModel):
+    message: str
+    reason: str
+    fields: list[dict[str, str]] | None = None
+
+
+def _field_name(location: tuple[Any, ...]) -> str:
+    parts = [str(part) for part in location]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:] if parts[0] == "body" else parts
+    return ".".join(parts) or "body"
+
+
+def _explain(error: dict[str, Any]) -> str:
+    context = error.get("ctx") or {}
+    pattern = context.get("pattern")
+    if pattern in PATTERN_RULES:
+        return f"must be {PATTERN_RULES[pattern]}"
+    if error.get("type") == "extra_forbidden":
+        return "is not a known field"
+    if error.get("type") == "missing":
+        return "is required"
+    message = str(error.get("msg", "is invalid"))
+    return message.removeprefix("Value error, ")
+
+
+def validation_fields(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
+    return [{"field": _field_name(tuple(e.get("loc", ()))), "message": _explain(e)} for e in errors]
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(StudioError)
+    async def _studio_error(_: Request, error: StudioError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        return JSONResponse(error.to_dict(), status_code=error.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        fields = validation_fields(list(error.errors()))
+        message = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])
+        body = {"message": message or "invalid request", "reason": "ValidationError", "fields": fields}
+        return JSONResponse(body, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        reason = {404: "NotFound", 405: "MethodNotAllowed"}.get(error.status_code, "HttpError")
+        return JSONResponse(
+            {"message": str(error.detail), "reason": reason},
+            status_code=error.status_code,
+            headers=getattr(error, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return JSONResponse(
+            {"message": "internal error; the server log has the details", "reason": "InternalError"},
+            status_code=500,
+        )
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in (
+        (401, "Not authenticated"),
+        (403, "Not allowed"),
+        (404, "Not found (or not visible to the caller)"),
+        (409, "Conflict with the current state"),
+        (422, "Invalid input; `fields` names each bad field"),
+    )
+}

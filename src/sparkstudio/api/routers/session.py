@@ -1,0 +1,86 @@
+"""Log in and out, who am I, the action table."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+from sqlalchemy import select
+
+from sparkstudio.api.deps import AppSettings, Authorized, Db, requires
+from sparkstudio.api.errors import ERROR_RESPONSES
+from sparkstudio.auth.actions import ACTIONS, Action, Role
+from sparkstudio.auth.passwords import hash_password, verify_password
+from sparkstudio.db.models import Membership, Studio
+from sparkstudio.errors import Invalid
+from sparkstudio.schemas.session import ActionInfo, StudioRole, WhoAmI
+from sparkstudio.schemas.tokens import LoginRequest, LoginResponse
+from sparkstudio.schemas.users import PasswordChange
+from sparkstudio.services import tokens as token_service
+from sparkstudio.services.users import get_user_or_404, user_public
+
+router = APIRouter(tags=["session"], responses=ERROR_RESPONSES)
+
+
+@router.post("/auth/login", status_code=status.HTTP_200_OK)
+def login(body: LoginRequest, db: Db, settings: AppSettings) -> LoginResponse:
+    """Exchange a user name and password for a session token (no token needed)."""
+    token, value, user = token_service.login(
+        db, body.username, body.password.get_secret_value(), settings
+    )
+    db.commit()
+    return LoginResponse(token=value, expires_at=token.expires_at, user=user_public(user))
+
+
+@router.post(
+    "/auth/logout", status_code=status.HTTP_204_NO_CONTENT, openapi_extra=requires(Action.SESSION_DELETE)
+)
+def logout(access: Authorized, db: Db) -> None:
+    """Revoke the token this request was made with."""
+    token_service.revoke_token(db, access.principal.user_id, access.principal.token_id)
+    db.commit()
+
+
+@router.get("/me", openapi_extra=requires(Action.SESSION_DESCRIBE))
+def whoami(access: Authorized, db: Db) -> WhoAmI:
+    principal = access.principal
+    user = get_user_or_404(db, principal.user_id)
+    condition = Membership.user_id == principal.user_id
+    if principal.group_ids:
+        condition = condition | Membership.group_id.in_(principal.group_ids)
+    rows = db.execute(
+        select(Studio.id, Studio.name, Membership.role)
+        .join(Membership, Membership.studio_id == Studio.id)
+        .where(condition)
+        .order_by(Studio.name)
+    ).all()
+    studios: dict[str, StudioRole] = {}
+    for studio_id, name, role in rows:
+        entry = studios.setdefault(studio_id, StudioRole(studio_id=studio_id, studio_name=name, roles=[]))
+        if Role(role) not in entry.roles:
+            entry.roles.append(Role(role))
+    return WhoAmI(user=user_public(user), studios=list(studios.values()), token_kind=principal.token_kind)
+
+
+@router.post(
+    "/me/password", status_code=status.HTTP_204_NO_CONTENT, openapi_extra=requires(Action.SESSION_DESCRIBE)
+)
+def change_password(body: PasswordChange, access: Authorized, db: Db) -> None:
+    """Change your own password; your other login sessions stay valid until they expire."""
+    user = get_user_or_404(db, access.principal.user_id)
+    if not verify_password(user.password_hash, body.current_password.get_secret_value()):
+        raise Invalid.field("current_password", "is not your current password")
+    user.password_hash = hash_password(body.new_password.get_secret_value())
+    db.commit()
+
+
+@router.get("/actions", openapi_extra=requires(Action.ACTION_LIST))
+def list_actions(access: Authorized) -> list[ActionInfo]:
+    """The action table: every action, its scope, and the studio roles granted it."""
+    return [
+        ActionInfo(
+            action=spec.action.value,
+            scope=spec.scope.value,
+            description=spec.description,
+            roles=sorted(role.value for role in spec.roles),
+        )
+        for spec in ACTIONS.values()
+    ]

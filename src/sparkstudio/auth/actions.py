@@ -1,0 +1,153 @@
+"""The one table of actions, and the roles that are named sets of them.
+
+Every API route declares one action. An action has a scope:
+
+- ``SELF``: any signed-in user, on their own things (tokens, the studios they belong to);
+- ``PLATFORM``: platform admins only (users, groups, creating studios);
+- ``STUDIO``: inside one studio, granted by a membership's role and narrowed by its
+  session policy; a studio the caller does not belong to does not exist for them (404).
+
+The studio roles mirror EMR Studio's user tiers: DEVELOPER is the everyday member,
+ADMIN also manages the studio and its members; platform admins may do everything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import lru_cache
+
+
+class Scope(StrEnum):
+    SELF = "self"
+    PLATFORM = "platform"
+    STUDIO = "studio"
+
+
+class Role(StrEnum):
+    """A studio membership's role."""
+
+    ADMIN = "ADMIN"
+    DEVELOPER = "DEVELOPER"
+
+
+class Action(StrEnum):
+    TOKEN_CREATE = "token:Create"
+    TOKEN_LIST = "token:List"
+    TOKEN_DELETE = "token:Delete"
+    SESSION_DESCRIBE = "session:Describe"
+    SESSION_DELETE = "session:Delete"
+    ACTION_LIST = "action:List"
+
+    USER_CREATE = "user:Create"
+    USER_LIST = "user:List"
+    USER_DESCRIBE = "user:Describe"
+    USER_UPDATE = "user:Update"
+    USER_DELETE = "user:Delete"
+    GROUP_CREATE = "group:Create"
+    GROUP_LIST = "group:List"
+    GROUP_DESCRIBE = "group:Describe"
+    GROUP_UPDATE = "group:Update"
+    GROUP_DELETE = "group:Delete"
+    STUDIO_CREATE = "studio:Create"
+    STUDIO_LIST = "studio:List"
+
+    STUDIO_DESCRIBE = "studio:Describe"
+    STUDIO_UPDATE = "studio:Update"
+    STUDIO_DELETE = "studio:Delete"
+    MEMBER_CREATE = "member:Create"
+    MEMBER_LIST = "member:List"
+    MEMBER_DESCRIBE = "member:Describe"
+    MEMBER_UPDATE = "member:Update"
+    MEMBER_DELETE = "member:Delete"
+    WORKSPACE_CREATE = "workspace:Create"
+    WORKSPACE_LIST = "workspace:List"
+    WORKSPACE_DESCRIBE = "workspace:Describe"
+    WORKSPACE_UPDATE = "workspace:Update"
+    WORKSPACE_DELETE = "workspace:Delete"
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    action: Action
+    scope: Scope
+    description: str
+    # Studio roles granted this action (platform admins are granted every action).
+    roles: frozenset[Role] = frozenset()
+    # Kind of the studio resource the action names: "" for the studio itself.
+    resource_kind: str = ""
+
+
+_BOTH = frozenset({Role.ADMIN, Role.DEVELOPER})
+_ADMIN = frozenset({Role.ADMIN})
+
+
+def _self(action: Action, description: str) -> ActionSpec:
+    return ActionSpec(action, Scope.SELF, description)
+
+
+def _platform(action: Action, description: str) -> ActionSpec:
+    return ActionSpec(action, Scope.PLATFORM, description)
+
+
+def _studio(action: Action, roles: frozenset[Role], kind: str, description: str) -> ActionSpec:
+    return ActionSpec(action, Scope.STUDIO, description, roles, kind)
+
+
+A = Action
+ACTIONS: dict[Action, ActionSpec] = {
+    spec.action: spec
+    for spec in (
+        _self(A.TOKEN_CREATE, "Create a personal API token."),
+        _self(A.TOKEN_LIST, "List your own tokens."),
+        _self(A.TOKEN_DELETE, "Revoke one of your own tokens."),
+        _self(A.SESSION_DESCRIBE, "Describe yourself: user, groups and studio roles."),
+        _self(A.SESSION_DELETE, "Log out (revoke the token in use)."),
+        _self(A.ACTION_LIST, "List the action table."),
+        _self(A.STUDIO_LIST, "List the studios you belong to (platform admins: all)."),
+        _platform(A.USER_CREATE, "Create a user."),
+        _platform(A.USER_LIST, "List users."),
+        _platform(A.USER_DESCRIBE, "Describe a user."),
+        _platform(A.USER_UPDATE, "Update a user (reset password, disable, grant platform admin)."),
+        _platform(A.USER_DELETE, "Delete a user."),
+        _platform(A.GROUP_CREATE, "Create a group."),
+        _platform(A.GROUP_LIST, "List groups."),
+        _platform(A.GROUP_DESCRIBE, "Describe a group."),
+        _platform(A.GROUP_UPDATE, "Update a group and its members."),
+        _platform(A.GROUP_DELETE, "Delete a group."),
+        _platform(A.STUDIO_CREATE, "Create a studio."),
+        _studio(A.STUDIO_DESCRIBE, _BOTH, "", "Describe a studio."),
+        _studio(A.STUDIO_UPDATE, _ADMIN, "", "Update a studio's description, storage, networks."),
+        _studio(A.STUDIO_DELETE, frozenset(), "", "Delete a studio (platform admins only)."),
+        _studio(A.MEMBER_CREATE, _ADMIN, "member", "Map a user or group to the studio."),
+        _studio(A.MEMBER_LIST, _BOTH, "member", "List the studio's members."),
+        _studio(A.MEMBER_DESCRIBE, _BOTH, "member", "Describe a membership."),
+        _studio(A.MEMBER_UPDATE, _ADMIN, "member", "Change a membership's role or policy."),
+        _studio(A.MEMBER_DELETE, _ADMIN, "member", "Remove a membership."),
+        _studio(A.WORKSPACE_CREATE, _BOTH, "workspace", "Create a workspace."),
+        _studio(A.WORKSPACE_LIST, _BOTH, "workspace", "List the studio's workspaces."),
+        _studio(A.WORKSPACE_DESCRIBE, _BOTH, "workspace", "Describe a workspace and its events."),
+        _studio(A.WORKSPACE_UPDATE, _BOTH, "workspace", "Rename, describe or tag a workspace."),
+        _studio(A.WORKSPACE_DELETE, _BOTH, "workspace", "Delete a workspace."),
+    )
+}
+
+assert set(ACTIONS) == set(Action), "every action needs exactly one row in ACTIONS"
+
+STUDIO_ACTIONS: frozenset[Action] = frozenset(
+    spec.action for spec in ACTIONS.values() if spec.scope is Scope.STUDIO
+)
+
+
+@lru_cache(maxsize=None)
+def role_actions(role: Role) -> frozenset[Action]:
+    return frozenset(spec.action for spec in ACTIONS.values() if role in spec.roles)
+
+
+def studio_resource(studio_id: str, kind: str = "", item_id: str | None = None) -> str:
+    """The resource string an action is checked against, e.g. ``studio/st-…/workspace/ws-…``.
+
+    Collection actions (list, create) name ``…/<kind>/*``.
+    """
+    base = f"studio/{studio_id}"
+    return f"{base}/{kind}/{item_id or '*'}" if kind else base

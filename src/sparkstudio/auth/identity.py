@@ -1,0 +1,85 @@
+"""The authenticated caller, resolved from a bearer token."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sparkstudio.auth import tokens
+from sparkstudio.auth.policy import Grant, SessionPolicy
+from sparkstudio.auth.actions import Role
+from sparkstudio.db.base import utcnow
+from sparkstudio.db.models import ApiToken, GroupMember, Membership, User
+from sparkstudio.errors import Unauthenticated
+
+# Recording every use would turn each read into a write; minutes of precision are enough.
+LAST_USED_PRECISION = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+    name: str
+    is_platform_admin: bool
+    group_ids: frozenset[str]
+    token_id: str
+    token_kind: str
+    # True when the token's last-use time is stale enough to be worth a write.
+    needs_touch: bool = False
+
+
+def authenticate(db: Session, presented: str | None) -> Principal:
+    """Resolve a bearer token to its user; every failure is the same 401."""
+    failure = Unauthenticated(
+        "missing, invalid or expired token; log in or send 'Authorization: Bearer <token>'"
+    )
+    parsed = tokens.parse(presented) if presented else None
+    if parsed is None:
+        raise failure
+    token_id, secret = parsed
+    row = db.execute(
+        select(ApiToken, User).join(User, User.id == ApiToken.user_id).where(ApiToken.id == token_id)
+    ).first()
+    if row is None:
+        raise failure
+    token, user = row.tuple()
+    if (
+        not tokens.secret_matches(secret, token.secret_hash)
+        or token.revoked_at is not None
+        or token.expires_at <= utcnow()
+        or user.disabled
+    ):
+        raise failure
+    group_ids = db.scalars(select(GroupMember.group_id).where(GroupMember.user_id == user.id))
+    return Principal(
+        user_id=user.id,
+        name=user.name,
+        is_platform_admin=user.is_platform_admin,
+        group_ids=frozenset(group_ids),
+        token_id=token.id,
+        token_kind=token.kind,
+        needs_touch=token.last_used_at is None
+        or token.last_used_at < utcnow() - LAST_USED_PRECISION,
+    )
+
+
+def grants_in_studio(db: Session, principal: Principal, studio_id: str) -> list[Grant]:
+    """The caller's memberships in a studio, directly and through their groups."""
+    condition = Membership.user_id == principal.user_id
+    if principal.group_ids:
+        condition = condition | Membership.group_id.in_(principal.group_ids)
+    rows = db.execute(
+        select(Membership.role, Membership.session_policy).where(
+            Membership.studio_id == studio_id, condition
+        )
+    ).all()
+    return [
+        Grant(Role(role), SessionPolicy.model_validate(policy) if policy else None)
+        for role, policy in rows
+    ]
+
+

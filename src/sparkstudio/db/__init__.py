@@ -1,0 +1,1 @@
+"""Metadata store: SQLAlchemy 2 models, engine and session factory, Alembic migrations."""

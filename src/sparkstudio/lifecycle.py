@@ -1,0 +1,121 @@
+"""Status, target and transitions, shared by every long-lived resource.
+
+Each resource kind declares a :class:`TransitionTable` of allowed moves. Every status
+change goes through :func:`transition`, which checks the table, records the reason on
+the resource and appends an :class:`~sparkstudio.db.models.Event` (the audit trail and
+the timeline in the UI).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+from sqlalchemy.orm import Session
+
+from sparkstudio.db.models import Event
+from sparkstudio.errors import Conflict
+
+
+class Stateful(Protocol):
+    id: str
+    studio_id: str
+    status: str
+    target: str
+    status_reason_code: str
+    status_reason_message: str
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class TransitionTable:
+    kind: str
+    moves: Mapping[str, frozenset[str]]
+    initial: str
+    terminal: frozenset[str] = field(default_factory=frozenset)
+
+    def allowed(self, current: str, to: str) -> bool:
+        return to in self.moves.get(current, frozenset())
+
+    def check(self, resource: Stateful, to: str) -> None:
+        if not self.allowed(resource.status, to):
+            raise Conflict(
+                f"{self.kind} {resource.id} is {resource.status} and cannot become {to}",
+                reason="InvalidState",
+            )
+
+
+def record_event(
+    db: Session,
+    table: TransitionTable,
+    resource: Stateful,
+    from_status: str | None,
+    reason: Reason,
+    actor: str,
+) -> Event:
+    event = Event(
+        resource_kind=table.kind,
+        resource_id=resource.id,
+        studio_id=resource.studio_id,
+        from_status=from_status,
+        to_status=resource.status,
+        reason_code=reason.code,
+        reason_message=reason.message,
+        actor=actor,
+    )
+    db.add(event)
+    return event
+
+
+def initialize(
+    db: Session, table: TransitionTable, resource: Stateful, reason: Reason, actor: str
+) -> Event:
+    """Give a new resource its initial status and record its creation."""
+    resource.status = resource.target = table.initial
+    resource.status_reason_code, resource.status_reason_message = reason.code, reason.message
+    return record_event(db, table, resource, None, reason, actor)
+
+
+def transition(
+    db: Session, table: TransitionTable, resource: Stateful, to: str, reason: Reason, actor: str
+) -> Event:
+    """Move ``resource`` to status ``to`` if the table allows it; raise Conflict otherwise."""
+    table.check(resource, to)
+    previous = resource.status
+    resource.status = to
+    resource.status_reason_code, resource.status_reason_message = reason.code, reason.message
+    return record_event(db, table, resource, previous, reason, actor)
+
+
+class WorkspaceStatus(StrEnum):
+    STOPPED = "STOPPED"
+    STARTING = "STARTING"
+    READY = "READY"
+    ATTACHED = "ATTACHED"
+    IDLE = "IDLE"
+    STOPPING = "STOPPING"
+    DELETING = "DELETING"
+
+
+_W = WorkspaceStatus
+WORKSPACE = TransitionTable(
+    kind="workspace",
+    initial=_W.STOPPED,
+    terminal=frozenset({_W.DELETING}),
+    moves={
+        _W.STOPPED: frozenset({_W.STARTING, _W.DELETING}),
+        _W.STARTING: frozenset({_W.READY, _W.ATTACHED, _W.STOPPING, _W.STOPPED}),
+        _W.READY: frozenset({_W.ATTACHED, _W.IDLE, _W.STOPPING, _W.STOPPED}),
+        _W.ATTACHED: frozenset({_W.READY, _W.IDLE, _W.STOPPING, _W.STOPPED}),
+        _W.IDLE: frozenset({_W.READY, _W.ATTACHED, _W.STOPPING, _W.STOPPED}),
+        _W.STOPPING: frozenset({_W.STOPPED}),
+        _W.DELETING: frozenset(),
+    },
+)

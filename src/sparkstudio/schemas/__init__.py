@@ -1,0 +1,1 @@
+"""Request and response models: one Create / Update / Public model per entity."""

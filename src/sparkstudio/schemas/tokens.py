@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field, SecretStr
+
+from sparkstudio.schemas.common import Name, PublicModel, StrictModel
+from sparkstudio.schemas.users import UserPublic
+
+
+class LoginRequest(StrictModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: SecretStr = Field(min_length=1, max_length=256)
+
+
+class TokenCreate(StrictModel):
+    name: Name
+    expires_in_days: int = Field(default=90, ge=1, le=3650, description="Lifetime in days.")
+
+
+class TokenPublic(PublicModel):
+    id: str
+    name: str
+    kind: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class TokenSecret(TokenPublic):
+    token: str = Field(description="The bearer token; shown only now.")
+
+
+class LoginResponse(PublicModel):
+    token: str = Field(description="Send as 'Authorization: Bearer <token>'.")
+    token_type: str = "bearer"
+    expires_at: datetime
+    user: UserPublic

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field, SecretStr
+
+from sparkstudio.schemas.common import TEXT_PATTERN, PublicModel, StrictModel, UserName
+
+PASSWORD_RULE = "8 to 256 characters"
+Password = Annotated[SecretStr, Field(min_length=8, max_length=256, description=PASSWORD_RULE)]
+DisplayName = Annotated[str, Field(max_length=128, pattern=TEXT_PATTERN)]
+Email = Annotated[
+    str, Field(max_length=254, pattern=r"^[^@\s\x00-\x1f]+@[^@\s\x00-\x1f]+$", description="an e-mail address")
+]
+
+
+class UserCreate(StrictModel):
+    name: UserName
+    password: Password | None = Field(
+        default=None, description="Omit for a user who cannot log in with a password."
+    )
+    display_name: DisplayName = ""
+    email: Email | None = None
+    is_platform_admin: bool = False
+
+
+class UserUpdate(StrictModel):
+    password: Password | None = None
+    display_name: DisplayName | None = None
+    email: Email | None = None
+    is_platform_admin: bool | None = None
+    disabled: bool | None = None
+
+
+class UserPublic(PublicModel):
+    id: str
+    name: str
+    display_name: str
+    email: str | None
+    is_platform_admin: bool
+    disabled: bool
+    groups: list[str] = Field(description="Names of the groups the user belongs to.")
+    created_at: datetime
+    updated_at: datetime
+
+
+class PasswordChange(StrictModel):
+    current_password: SecretStr = Field(max_length=256)
+    new_password: Password

@@ -1,0 +1,124 @@
+"""Start the control plane: migrate, bootstrap, serve.
+
+``prepare`` is what every start does before serving; ``ControlPlane`` runs the server in
+a background thread on an already-bound socket (so port 0 works and the URL is known
+before the first request), for ``sparkstudio up``, the tests and the benchmarks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import threading
+from dataclasses import dataclass
+from types import TracebackType
+
+import uvicorn
+
+from sparkstudio.api.app import API_PREFIX, DOCS_URL, OPENAPI_URL, create_app
+from sparkstudio.db.migrate import upgrade
+from sparkstudio.db.session import Database
+from sparkstudio.services.bootstrap import ensure_admin
+from sparkstudio.settings import Settings
+
+log = logging.getLogger("sparkstudio.server")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    database: Database
+    generated_admin_password: str | None
+
+
+def prepare(settings: Settings) -> Prepared:
+    """Create the home, apply migrations, create the bootstrap admin on first start."""
+    settings.ensure_home()
+    database = Database(settings.resolved_database_url)
+    upgrade(database.engine)
+    with database.transaction() as db:
+        password = ensure_admin(db, settings)
+    return Prepared(database, password)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+class ControlPlane:
+    """The control plane serving on a bound socket in a background thread."""
+
+    def __init__(self, settings: Settings, *, access_log: bool = False) -> None:
+        self.settings = settings
+        self.prepared = prepare(settings)
+        self.socket = bind(settings.host, settings.port)
+        host, port = self.socket.getsockname()[:2]
+        shown = f"[{host}]" if ":" in host else host
+        self.url = f"http://{shown}:{port}"
+        app = create_app(settings, self.prepared.database)
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=access_log, lifespan="off", timeout_graceful_shutdown=5
+        )
+        self.server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._run, name="sparkstudio-server", daemon=True)
+
+    @property
+    def api_url(self) -> str:
+        return self.url + API_PREFIX
+
+    def _run(self) -> None:
+        asyncio.run(self.server.serve(sockets=[self.socket]))
+
+    def start(self) -> ControlPlane:
+        self._thread.start()
+        while not self.server.started and self._thread.is_alive():
+            self._thread.join(0.01)
+        if not self.server.started:
+            raise RuntimeError("the control plane failed to start; see the log above")
+        self._write_runtime_file()
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self._thread.join(timeout=15)
+        self.socket.close()
+        self.prepared.database.dispose()
+        self.runtime_file.unlink(missing_ok=True)
+
+    def wait(self) -> None:
+        while self._thread.is_alive():
+            self._thread.join(0.5)
+
+    @property
+    def runtime_file(self) -> os.PathLike[str]:
+        return self.settings.home / "run" / "server.json"
+
+    def _write_runtime_file(self) -> None:
+        # Lets local tools find a running control plane without guessing its port.
+        info = {"url": self.url, "pid": os.getpid()}
+        self.settings.home.joinpath("run", "server.json").write_text(json.dumps(info))
+
+    def banner(self) -> str:
+        return (
+            f"sparkstudio is running at {self.url}\n"
+            f"  API:      {self.api_url}\n"
+            f"  OpenAPI:  {self.url}{OPENAPI_URL}\n"
+            f"  API docs: {self.url}{DOCS_URL}\n"
+            f"  home:     {self.settings.home}"
+        )
+
+    def __enter__(self) -> ControlPlane:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

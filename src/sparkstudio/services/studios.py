@@ -1,0 +1,101 @@
+"""Studios: the per-team isolation boundary."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from sparkstudio.auth.identity import Principal
+from sparkstudio.db.models import Membership, Studio, Workspace
+from sparkstudio.errors import Conflict, NotFound
+from sparkstudio.ids import new_id
+from sparkstudio.schemas.studios import StudioCreate, StudioPublic, StudioUpdate
+from sparkstudio.services.common import flush_or_conflict, page
+from sparkstudio.settings import Settings
+
+
+def create_studio(db: Session, data: StudioCreate, settings: Settings) -> Studio:
+    if get_studio_by_name(db, data.name) is not None:
+        raise Conflict(f"a studio named '{data.name}' already exists", reason="AlreadyExists")
+    studio_id = new_id("st")
+    storage = data.storage_location or (settings.store_root / "studios" / studio_id).as_uri()
+    studio = Studio(
+        id=studio_id,
+        name=data.name,
+        description=data.description,
+        storage_location=storage,
+        networks=list(data.networks or settings.default_networks),
+    )
+    db.add(studio)
+    flush_or_conflict(db, f"a studio named '{data.name}' already exists")
+    return studio
+
+
+def get_studio_by_name(db: Session, name: str) -> Studio | None:
+    return db.scalars(select(Studio).where(Studio.name == name)).first()
+
+
+def get_studio_or_404(db: Session, studio_id: str) -> Studio:
+    studio = db.get(Studio, studio_id)
+    if studio is None:
+        raise NotFound(f"no studio {studio_id}")
+    return studio
+
+
+def list_studios(
+    db: Session,
+    principal: Principal,
+    *,
+    limit: int,
+    next_token: str | None,
+    name: str | None = None,
+) -> tuple[Sequence[Studio], str | None]:
+    """The studios the caller belongs to (all of them for platform admins)."""
+    statement = select(Studio)
+    if not principal.is_platform_admin:
+        member = Membership.user_id == principal.user_id
+        if principal.group_ids:
+            member = member | Membership.group_id.in_(principal.group_ids)
+        statement = statement.where(
+            exists().where(Membership.studio_id == Studio.id, member)
+        )
+    if name is not None:
+        statement = statement.where(Studio.name == name)
+    return page(db, statement, Studio.id, limit, next_token)
+
+
+def update_studio(db: Session, studio: Studio, data: StudioUpdate) -> Studio:
+    if data.description is not None:
+        studio.description = data.description
+    if data.storage_location is not None:
+        studio.storage_location = data.storage_location
+    if data.networks is not None:
+        removed = set(studio.networks) - set(data.networks)
+        in_use = db.scalars(
+            select(Workspace.network)
+            .where(Workspace.studio_id == studio.id, Workspace.network.in_(removed))
+            .distinct()
+        ).all()
+        if in_use:
+            raise Conflict(
+                f"networks still used by workspaces: {', '.join(sorted(in_use))}",
+                reason="InUse",
+            )
+        studio.networks = list(data.networks)
+    db.flush()
+    return studio
+
+
+def delete_studio(db: Session, studio: Studio) -> None:
+    if db.scalar(select(exists().where(Workspace.studio_id == studio.id))):
+        raise Conflict(
+            f"studio '{studio.name}' still has workspaces; delete them first", reason="InUse"
+        )
+    db.delete(studio)
+    db.flush()
+
+
+def studio_public(studio: Studio) -> StudioPublic:
+    return StudioPublic.model_validate(studio)

@@ -1,0 +1,93 @@
+"""Login sessions and personal API tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from sparkstudio.auth import tokens
+from sparkstudio.auth.identity import LAST_USED_PRECISION
+from sparkstudio.auth.passwords import verify_password
+from sparkstudio.auth.tokens import TokenKind
+from sparkstudio.db.base import utcnow
+from sparkstudio.db.models import ApiToken, User
+from sparkstudio.errors import Invalid, NotFound, Unauthenticated
+from sparkstudio.ids import new_id
+from sparkstudio.schemas.tokens import TokenCreate, TokenPublic
+from sparkstudio.services.common import page
+from sparkstudio.settings import Settings
+
+
+def _issue(db: Session, user: User, kind: TokenKind, name: str, lifetime: timedelta) -> tuple[ApiToken, str]:
+    issued = tokens.issue(new_id("tok"))
+    row = ApiToken(
+        id=issued.token_id,
+        user_id=user.id,
+        kind=kind.value,
+        name=name,
+        secret_hash=issued.secret_hash,
+        expires_at=utcnow() + lifetime,
+    )
+    db.add(row)
+    db.flush()
+    return row, issued.value
+
+
+def login(db: Session, username: str, password: str, settings: Settings) -> tuple[ApiToken, str, User]:
+    """Exchange a password for a session token; every failure is the same 401."""
+    user = db.scalars(select(User).where(User.name == username)).first()
+    hash_ = user.password_hash if user is not None else None
+    if not verify_password(hash_, password) or user is None or user.disabled:
+        raise Unauthenticated("wrong user name or password", reason="LoginFailed")
+    row, value = _issue(
+        db, user, TokenKind.SESSION, "login", timedelta(hours=settings.session_ttl_hours)
+    )
+    return row, value, user
+
+
+def create_api_token(
+    db: Session, user: User, data: TokenCreate, settings: Settings
+) -> tuple[ApiToken, str]:
+    if data.expires_in_days > settings.token_max_days:
+        raise Invalid.field(
+            "expires_in_days", f"must be at most {settings.token_max_days} on this platform"
+        )
+    return _issue(db, user, TokenKind.API, data.name, timedelta(days=data.expires_in_days))
+
+
+def list_tokens(
+    db: Session, user_id: str, *, limit: int, next_token: str | None, include_inactive: bool
+) -> tuple[Sequence[ApiToken], str | None]:
+    statement = select(ApiToken).where(ApiToken.user_id == user_id, ApiToken.kind == TokenKind.API)
+    if not include_inactive:
+        statement = statement.where(ApiToken.revoked_at.is_(None), ApiToken.expires_at > utcnow())
+    return page(db, statement, ApiToken.id, limit, next_token)
+
+
+def revoke_token(db: Session, user_id: str, token_id: str) -> ApiToken:
+    token = db.get(ApiToken, token_id)
+    if token is None or token.user_id != user_id:
+        raise NotFound(f"no token {token_id}")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        db.flush()
+    return token
+
+
+def touch(db: Session, token_id: str) -> None:
+    now = utcnow()
+    db.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.id == token_id,
+            (ApiToken.last_used_at.is_(None)) | (ApiToken.last_used_at < now - LAST_USED_PRECISION),
+        )
+        .values(last_used_at=now)
+    )
+
+
+def token_public(token: ApiToken) -> TokenPublic:
+    return TokenPublic.model_validate(token)
