@@ -14,6 +14,7 @@ import os
 import socket
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 
 import uvicorn
@@ -56,7 +57,9 @@ def bind(host: str, port: int) -> socket.socket:
 class ControlPlane:
     """The control plane serving on a bound socket in a background thread."""
 
-    def __init__(self, settings: Settings, *, access_log: bool = False) -> None:
+    def __init__(
+        self, settings: Settings, *, access_log: bool = False, log_level: str = "warning"
+    ) -> None:
         self.settings = settings
         self.prepared = prepare(settings)
         self.socket = bind(settings.host, settings.port)
@@ -65,7 +68,11 @@ class ControlPlane:
         self.url = f"http://{shown}:{port}"
         app = create_app(settings, self.prepared.database)
         config = uvicorn.Config(
-            app, log_level="warning", access_log=access_log, lifespan="off", timeout_graceful_shutdown=5
+            app,
+            log_level=log_level,
+            access_log=access_log,
+            lifespan="off",
+            timeout_graceful_shutdown=5,
         )
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name="sparkstudio-server", daemon=True)
@@ -98,7 +105,7 @@ class ControlPlane:
             self._thread.join(0.5)
 
     @property
-    def runtime_file(self) -> os.PathLike[str]:
+    def runtime_file(self) -> Path:
         return self.settings.home / "run" / "server.json"
 
     def _write_runtime_file(self) -> None:
@@ -119,6 +126,9 @@ class ControlPlane:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import swagger_ui_bundle
+import swagger_ui_bundle  # type: ignore[import-untyped]
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse

@@ -57,7 +57,11 @@ def install(app: FastAPI) -> None:
     async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
         fields = validation_fields(list(error.errors()))
         message = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])
-        body = {"message": message or "invalid request", "reason": "ValidationError", "fields": fields}
+        body = {
+            "message": message or "invalid request",
+            "reason": "ValidationError",
+            "fields": fields,
+        }
         return JSONResponse(body, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
@@ -73,7 +77,10 @@ def install(app: FastAPI) -> None:
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return JSONResponse(
-            {"message": "internal error; the server log has the details", "reason": "InternalError"},
+            {
+                "message": "internal error; the server log has the details",
+                "reason": "InternalError",
+            },
             status_code=500,
         )
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import lru_cache
+from functools import cache
 
 
 class Scope(StrEnum):
@@ -139,7 +139,7 @@ STUDIO_ACTIONS: frozenset[Action] = frozenset(
 )
 
 
-@lru_cache(maxsize=None)
+@cache
 def role_actions(role: Role) -> frozenset[Action]:
     return frozenset(spec.action for spec in ACTIONS.values() if role in spec.roles)
 
@@ -151,3 +151,22 @@ def studio_resource(studio_id: str, kind: str = "", item_id: str | None = None) 
     """
     base = f"studio/{studio_id}"
     return f"{base}/{kind}/{item_id or '*'}" if kind else base
+
+
+def render_markdown() -> str:
+    """The action table as Markdown (docs/authorization.md is generated from it)."""
+    lines = [
+        "| action | scope | studio roles granted | description |",
+        "|---|---|---|---|",
+    ]
+    for spec in ACTIONS.values():
+        roles = ", ".join(sorted(role.value for role in spec.roles)) or "—"
+        if spec.scope is not Scope.STUDIO:
+            roles = "any signed-in user" if spec.scope is Scope.SELF else "platform admins only"
+        action, scope = spec.action.value, spec.scope.value
+        lines.append(f"| `{action}` | {scope} | {roles} | {spec.description} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(render_markdown(), end="")

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sparkstudio.auth import tokens
-from sparkstudio.auth.policy import Grant, SessionPolicy
 from sparkstudio.auth.actions import Role
+from sparkstudio.auth.policy import Grant, SessionPolicy
 from sparkstudio.db.base import utcnow
 from sparkstudio.db.models import ApiToken, GroupMember, Membership, User
 from sparkstudio.errors import Unauthenticated
@@ -42,7 +41,9 @@ def authenticate(db: Session, presented: str | None) -> Principal:
         raise failure
     token_id, secret = parsed
     row = db.execute(
-        select(ApiToken, User).join(User, User.id == ApiToken.user_id).where(ApiToken.id == token_id)
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.id == token_id)
     ).first()
     if row is None:
         raise failure
@@ -81,5 +82,3 @@ def grants_in_studio(db: Session, principal: Principal, studio_id: str) -> list[
         Grant(Role(role), SessionPolicy.model_validate(policy) if policy else None)
         for role, policy in rows
     ]
-
-

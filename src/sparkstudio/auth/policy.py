@@ -41,9 +41,7 @@ PatternList = Annotated[
 @lru_cache(maxsize=1024)
 def _compile(pattern: str, ignore_case: bool) -> re.Pattern[str]:
     # '*' matches any run of characters (slashes included), '?' one character.
-    body = "".join(
-        ".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern
-    )
+    body = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
     return re.compile(f"^{body}$", re.IGNORECASE if ignore_case else 0)
 
 

@@ -11,9 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sparkstudio.errors import Invalid
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-NAME_RULE = (
-    "1 to 64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit"
-)
+NAME_RULE = "1 to 64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit"
 USER_NAME_PATTERN = r"^[a-z][a-z0-9._-]{0,63}$"
 USER_NAME_RULE = (
     "1 to 64 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter"

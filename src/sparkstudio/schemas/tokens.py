@@ -34,6 +34,6 @@ class TokenSecret(TokenPublic):
 
 class LoginResponse(PublicModel):
     token: str = Field(description="Send as 'Authorization: Bearer <token>'.")
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105
     expires_at: datetime
     user: UserPublic

@@ -7,11 +7,16 @@ from pydantic import Field, SecretStr
 
 from sparkstudio.schemas.common import TEXT_PATTERN, PublicModel, StrictModel, UserName
 
-PASSWORD_RULE = "8 to 256 characters"
+PASSWORD_RULE = "8 to 256 characters"  # noqa: S105
 Password = Annotated[SecretStr, Field(min_length=8, max_length=256, description=PASSWORD_RULE)]
 DisplayName = Annotated[str, Field(max_length=128, pattern=TEXT_PATTERN)]
 Email = Annotated[
-    str, Field(max_length=254, pattern=r"^[^@\s\x00-\x1f]+@[^@\s\x00-\x1f]+$", description="an e-mail address")
+    str,
+    Field(
+        max_length=254,
+        pattern=r"^[^@\s\x00-\x1f]+@[^@\s\x00-\x1f]+$",
+        description="an e-mail address",
+    ),
 ]
 
 

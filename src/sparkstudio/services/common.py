@@ -26,7 +26,7 @@ def flush_or_conflict(db: Session, message: str) -> None:
 
 def page(
     db: Session,
-    statement: Select[tuple[T]],
+    statement: Select[T],
     id_column: InstrumentedAttribute[Any],
     limit: int,
     next_token: str | None,

@@ -96,5 +96,3 @@ def member_public(membership: Membership) -> MemberPublic:
         created_at=membership.created_at,
         updated_at=membership.updated_at,
     )
-
-

@@ -58,9 +58,7 @@ def list_studios(
         member = Membership.user_id == principal.user_id
         if principal.group_ids:
             member = member | Membership.group_id.in_(principal.group_ids)
-        statement = statement.where(
-            exists().where(Membership.studio_id == Studio.id, member)
-        )
+        statement = statement.where(exists().where(Membership.studio_id == Studio.id, member))
     if name is not None:
         statement = statement.where(Studio.name == name)
     return page(db, statement, Studio.id, limit, next_token)

@@ -21,7 +21,9 @@ from sparkstudio.services.common import page
 from sparkstudio.settings import Settings
 
 
-def _issue(db: Session, user: User, kind: TokenKind, name: str, lifetime: timedelta) -> tuple[ApiToken, str]:
+def _issue(
+    db: Session, user: User, kind: TokenKind, name: str, lifetime: timedelta
+) -> tuple[ApiToken, str]:
     issued = tokens.issue(new_id("tok"))
     row = ApiToken(
         id=issued.token_id,
@@ -36,7 +38,9 @@ def _issue(db: Session, user: User, kind: TokenKind, name: str, lifetime: timede
     return row, issued.value
 
 
-def login(db: Session, username: str, password: str, settings: Settings) -> tuple[ApiToken, str, User]:
+def login(
+    db: Session, username: str, password: str, settings: Settings
+) -> tuple[ApiToken, str, User]:
     """Exchange a password for a session token; every failure is the same 401."""
     user = db.scalars(select(User).where(User.name == username)).first()
     hash_ = user.password_hash if user is not None else None

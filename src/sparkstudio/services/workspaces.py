@@ -44,7 +44,9 @@ def create_workspace(
         network=network,
         tags=dict(data.tags),
     )
-    lifecycle.initialize(db, WORKSPACE, workspace, Reason("CREATED", "workspace created"), principal.name)
+    lifecycle.initialize(
+        db, WORKSPACE, workspace, Reason("CREATED", "workspace created"), principal.name
+    )
     db.add(workspace)
     flush_or_conflict(db, str(_taken(studio, data.name).message))
     db.refresh(workspace)
@@ -107,8 +109,12 @@ def delete_workspace(db: Session, workspace: Workspace, principal: Principal) ->
             reason="InvalidState",
         )
     lifecycle.transition(
-        db, WORKSPACE, workspace, WorkspaceStatus.DELETING,
-        Reason("USER_REQUEST", "deleted by its user"), principal.name,
+        db,
+        WORKSPACE,
+        workspace,
+        WorkspaceStatus.DELETING,
+        Reason("USER_REQUEST", "deleted by its user"),
+        principal.name,
     )
     db.delete(workspace)
     db.flush()

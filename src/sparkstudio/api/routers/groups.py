@@ -47,7 +47,9 @@ def update_group(group_id: str, body: GroupUpdate, access: Authorized, db: Db) -
 
 
 @router.delete(
-    "/{group_id}", status_code=status.HTTP_204_NO_CONTENT, openapi_extra=requires(Action.GROUP_DELETE)
+    "/{group_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    openapi_extra=requires(Action.GROUP_DELETE),
 )
 def delete_group(group_id: str, access: Authorized, db: Db) -> None:
     service.delete_group(db, service.get_group_or_404(db, group_id))

@@ -9,7 +9,9 @@ from sparkstudio.schemas.common import Limit, Page, PageToken
 from sparkstudio.schemas.members import MemberCreate, MemberPublic, MemberUpdate
 from sparkstudio.services import members as service
 
-router = APIRouter(prefix="/studios/{studio_id}/members", tags=["members"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/studios/{studio_id}/members", tags=["members"], responses=ERROR_RESPONSES
+)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, openapi_extra=requires(Action.MEMBER_CREATE))

@@ -31,7 +31,9 @@ def login(body: LoginRequest, db: Db, settings: AppSettings) -> LoginResponse:
 
 
 @router.post(
-    "/auth/logout", status_code=status.HTTP_204_NO_CONTENT, openapi_extra=requires(Action.SESSION_DELETE)
+    "/auth/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    openapi_extra=requires(Action.SESSION_DELETE),
 )
 def logout(access: Authorized, db: Db) -> None:
     """Revoke the token this request was made with."""
@@ -54,14 +56,20 @@ def whoami(access: Authorized, db: Db) -> WhoAmI:
     ).all()
     studios: dict[str, StudioRole] = {}
     for studio_id, name, role in rows:
-        entry = studios.setdefault(studio_id, StudioRole(studio_id=studio_id, studio_name=name, roles=[]))
+        entry = studios.setdefault(
+            studio_id, StudioRole(studio_id=studio_id, studio_name=name, roles=[])
+        )
         if Role(role) not in entry.roles:
             entry.roles.append(Role(role))
-    return WhoAmI(user=user_public(user), studios=list(studios.values()), token_kind=principal.token_kind)
+    return WhoAmI(
+        user=user_public(user), studios=list(studios.values()), token_kind=principal.token_kind
+    )
 
 
 @router.post(
-    "/me/password", status_code=status.HTTP_204_NO_CONTENT, openapi_extra=requires(Action.SESSION_DESCRIBE)
+    "/me/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    openapi_extra=requires(Action.SESSION_DESCRIBE),
 )
 def change_password(body: PasswordChange, access: Authorized, db: Db) -> None:
     """Change your own password; your other login sessions stay valid until they expire."""

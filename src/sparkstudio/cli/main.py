@@ -1,0 +1,162 @@
+"""``sparkstudio``: run the control plane and manage it from a terminal."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from sparkstudio import __version__
+from sparkstudio.cli import admin, config, token, workspace
+from sparkstudio.cli.common import JsonOption, connect
+from sparkstudio.cli.output import console, done, emit_json, errors, record
+from sparkstudio.client import Client
+from sparkstudio.errors import StudioError
+
+app = typer.Typer(
+    name="sparkstudio",
+    help="A self-hosted studio for interactive analytics on Apache Spark.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(admin.users, name="user", help="Platform users (platform admins).")
+app.add_typer(admin.groups, name="group", help="Groups of users (platform admins).")
+app.add_typer(admin.studios, name="studio", help="Studios: one per team.")
+app.add_typer(admin.members, name="member", help="Who belongs to a studio, with which role.")
+app.add_typer(workspace.app, name="workspace", help="Workspaces of a studio.")
+app.add_typer(token.app, name="token", help="Your personal API tokens.")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    console.print(__version__)
+
+
+@app.command()
+def up(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on; 0 picks a free one.")] = None,
+    home: Annotated[
+        Path | None, typer.Option(help="Home directory (database, store, logs); $SPARKSTUDIO_HOME.")
+    ] = None,
+) -> None:
+    """Start the control plane on embedded defaults and serve until Ctrl-C."""
+    from sparkstudio.server import ControlPlane
+    from sparkstudio.settings import Settings
+
+    overrides = {
+        key: value
+        for key, value in (("host", host), ("port", port), ("home", home))
+        if value is not None
+    }
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    plane = ControlPlane(settings, access_log=True, log_level="info")
+    _stop_on_signals()
+    plane.start()
+    console.print(plane.banner(), highlight=False)
+    generated = plane.prepared.generated_admin_password
+    if generated:
+        console.print(
+            f"\nCreated the platform admin 'admin' with password: [bold]{generated}[/bold]\n"
+            "It is shown only this once; change it with 'sparkstudio user update'.",
+            highlight=False,
+        )
+    console.print(
+        f"\nLog in with:  sparkstudio login --url {plane.url} --user admin", highlight=False
+    )
+    console.print("Press Ctrl-C to stop.", style="dim")
+    sys.stdout.flush()
+    try:
+        plane.wait()
+    except KeyboardInterrupt:
+        console.print("stopping…", style="dim")
+    finally:
+        plane.stop()
+
+
+def _stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM stop cleanly, even where the shell started us ignoring SIGINT."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+@app.command()
+def login(
+    url: Annotated[str, typer.Option(help="URL of the control plane, e.g. http://127.0.0.1:8780")],
+    user: Annotated[str, typer.Option("--user", "-u", help="Your user name.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Log in and store the session token in your config for the other commands."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True)
+    client = Client.login(url, user, password)
+    saved = config.load()
+    path = config.save(
+        config.CliConfig(
+            url=url.rstrip("/"),
+            token=client.token,
+            user=user,
+            studio=saved.studio if saved.url == url.rstrip("/") else None,
+        )
+    )
+    done(
+        f"Logged in to {url} as {user} (token saved in {path}).",
+        as_json=as_json,
+        payload={"url": url, "user": user, "config": str(path)},
+    )
+
+
+@app.command()
+def logout(as_json: JsonOption = False) -> None:
+    """Revoke the stored session token and forget it."""
+    saved = config.load()
+    if saved.token and saved.url:
+        try:
+            Client(saved.url, saved.token).logout()
+        except StudioError as error:
+            if error.status not in (0, 401):
+                raise
+    config.save(config.CliConfig(url=saved.url))
+    done("Logged out.", as_json=as_json)
+
+
+@app.command()
+def whoami(as_json: JsonOption = False) -> None:
+    """Who you are logged in as, your groups and your studios with your roles."""
+    with connect() as client:
+        me = client.me()
+    if as_json:
+        emit_json(me)
+        return
+    record(me.user, as_json=False, hide=frozenset({"created_at", "updated_at"}))
+    for studio in me.studios:
+        roles = ", ".join(studio.roles)
+        console.print(f"studio {studio.studio_name} ({studio.studio_id}): {roles}")
+
+
+def main() -> None:
+    """Entry point: errors from the server become one clear line and exit code 1."""
+    try:
+        app()
+    except StudioError as error:
+        errors.print(f"error: {error.message} [{error.reason}]", highlight=False, markup=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""The client: one HTTP connection pool and a typed accessor per resource."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel
+
+from sparkstudio.client.resources import Groups, Members, Studios, Tokens, Users, Workspaces
+from sparkstudio.errors import StudioError, Unauthenticated, from_response
+from sparkstudio.schemas.common import Page
+from sparkstudio.schemas.session import ActionInfo, WhoAmI
+from sparkstudio.schemas.tokens import LoginResponse
+
+M = TypeVar("M", bound=BaseModel)
+
+API_PREFIX = "/api/v1"
+
+
+class Client:
+    """A connection to one control plane, authenticated with a bearer token."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(
+            base_url=self.url + API_PREFIX, headers=headers, timeout=timeout, transport=transport
+        )
+        self.token = token
+        self.users = Users(self)
+        self.groups = Groups(self)
+        self.studios = Studios(self)
+        self.members = Members(self)
+        self.workspaces = Workspaces(self)
+        self.tokens = Tokens(self)
+
+    @classmethod
+    def login(cls, url: str, username: str, password: str, **kwargs: Any) -> Client:
+        """Log in with a password and return a client using the new session token."""
+        with cls(url, **kwargs) as anonymous:
+            response = anonymous.request(
+                "POST", "/auth/login", json={"username": username, "password": password}
+            )
+        login = LoginResponse.model_validate(response)
+        return cls(url, login.token, **kwargs)
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    def request(
+        self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None
+    ) -> Any:
+        """Send one request; return the decoded JSON body (None for 204) or raise."""
+        clean = {k: v for k, v in (params or {}).items() if v is not None}
+        try:
+            response = self._http.request(method, path, json=json, params=clean)
+        except httpx.TransportError as error:
+            raise StudioError(
+                f"cannot reach the control plane at {self.url}: {error}",
+                reason="ConnectionError",
+                status=0,
+            ) from error
+        if response.status_code == 204:
+            return None
+        try:
+            body = response.json()
+        except ValueError:
+            body = {"message": response.text[:200] or response.reason_phrase, "reason": "HttpError"}
+        if response.is_error:
+            raise from_response(response.status_code, body if isinstance(body, dict) else {})
+        return body
+
+    def get_model(self, model: type[M], path: str, params: dict[str, Any] | None = None) -> M:
+        return model.model_validate(self.request("GET", path, params=params))
+
+    def send_model(
+        self, model: type[M], method: str, path: str, body: dict[str, Any] | None = None
+    ) -> M:
+        return model.model_validate(self.request(method, path, json=body))
+
+    def iterate(self, model: type[M], path: str, **params: Any) -> Iterator[M]:
+        """Every item of a paged list, following next_token."""
+        token: str | None = None
+        while True:
+            page = Page[model].model_validate(  # type: ignore[valid-type]
+                self.request("GET", path, params={**params, "next_token": token})
+            )
+            yield from page.items
+            token = page.next_token
+            if token is None:
+                return
+
+    # -- session ------------------------------------------------------------------------
+
+    def me(self) -> WhoAmI:
+        return self.get_model(WhoAmI, "/me")
+
+    def logout(self) -> None:
+        self.request("POST", "/auth/logout")
+
+    def change_password(self, current_password: str, new_password: str) -> None:
+        self.request(
+            "POST",
+            "/me/password",
+            json={"current_password": current_password, "new_password": new_password},
+        )
+
+    def actions(self) -> list[ActionInfo]:
+        return [ActionInfo.model_validate(a) for a in self.request("GET", "/actions")]
+
+    def health(self) -> dict[str, Any]:
+        body: dict[str, Any] = self.request("GET", "/health")
+        return body
+
+    def require_token(self) -> None:
+        if not self.token:
+            raise Unauthenticated("not logged in; run 'sparkstudio login' first")
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
