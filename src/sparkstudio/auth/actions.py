@@ -37,6 +37,7 @@ class Action(StrEnum):
     TOKEN_DELETE = "token:Delete"
     SESSION_DESCRIBE = "session:Describe"
     SESSION_DELETE = "session:Delete"
+    PASSWORD_CHANGE = "session:ChangePassword"
     ACTION_LIST = "action:List"
 
     USER_CREATE = "user:Create"
@@ -103,6 +104,7 @@ ACTIONS: dict[Action, ActionSpec] = {
         _self(A.TOKEN_DELETE, "Revoke one of your own tokens."),
         _self(A.SESSION_DESCRIBE, "Describe yourself: user, groups and studio roles."),
         _self(A.SESSION_DELETE, "Log out (revoke the token in use)."),
+        _self(A.PASSWORD_CHANGE, "Change your own password."),
         _self(A.ACTION_LIST, "List the action table."),
         _self(A.STUDIO_LIST, "List the studios you belong to (platform admins: all)."),
         _platform(A.USER_CREATE, "Create a user."),

@@ -69,7 +69,7 @@ def whoami(access: Authorized, db: Db) -> WhoAmI:
 @router.post(
     "/me/password",
     status_code=status.HTTP_204_NO_CONTENT,
-    openapi_extra=requires(Action.SESSION_DESCRIBE),
+    openapi_extra=requires(Action.PASSWORD_CHANGE),
 )
 def change_password(body: PasswordChange, access: Authorized, db: Db) -> None:
     """Change your own password; your other login sessions stay valid until they expire."""
