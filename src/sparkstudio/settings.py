@@ -34,6 +34,14 @@ class Settings(BaseSettings):
     token_max_days: int = Field(
         default=365, ge=1, le=3650, description="Longest lifetime a personal API token may ask for."
     )
+    auth_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="How long a resolved token and studio grants are reused (0: never). "
+        "Every write served by this process drops the cache at once; the bound matters "
+        "only across several control-plane processes.",
+    )
     default_networks: list[str] = Field(
         default=["default"], description="Networks a studio allows when none are given."
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import swagger_ui_bundle  # type: ignore[import-untyped]
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from sparkstudio import __version__
 from sparkstudio.api import errors
 from sparkstudio.api.routers import groups, members, session, studios, tokens, users, workspaces
+from sparkstudio.auth.cache import AuthCache
 from sparkstudio.db.session import Database
 from sparkstudio.settings import Settings
 
@@ -39,18 +40,22 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
     )
     app.state.settings = settings
     app.state.database = database
+    app.state.auth_cache = AuthCache(settings.auth_cache_seconds)
+    # Users, tokens, groups and memberships change only through writes: drop the cache
+    # as soon as any write commits, before its response is sent.
+    database.on_write_commit(app.state.auth_cache.invalidate)
     errors.install(app)
 
-    api = APIRouter(prefix=API_PREFIX)
+    # Routers are included into the app directly: each level of nesting adds a pass of
+    # route matching to every request.
     for module in (session, users, groups, studios, members, workspaces, tokens):
-        api.include_router(module.router)
+        app.include_router(module.router, prefix=API_PREFIX)
 
-    @api.get("/health", tags=["session"])
-    def health() -> Health:
+    @app.get(f"{API_PREFIX}/health", tags=["session"])
+    async def health() -> Health:
         """Liveness; needs no token."""
         return Health(status="ok", version=__version__)
 
-    app.include_router(api)
     app.mount(f"{DOCS_URL}/assets", StaticFiles(directory=_SWAGGER_ASSETS), name="swagger-assets")
 
     @app.get(DOCS_URL, include_in_schema=False)

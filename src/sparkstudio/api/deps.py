@@ -7,7 +7,7 @@ be checked and the OpenAPI document shows what each operation needs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -16,7 +16,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from sparkstudio.auth.actions import ACTIONS, Action, Scope, studio_resource
-from sparkstudio.auth.identity import Principal, authenticate, grants_in_studio
+from sparkstudio.auth.cache import AuthCache
+from sparkstudio.auth.identity import Principal, authenticate, grants_in_studio, load_principal
 from sparkstudio.auth.policy import Decision, decide
 from sparkstudio.db.models import Studio
 from sparkstudio.db.session import Database
@@ -51,8 +52,12 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    """A session for this request; routes that change something commit it themselves."""
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """A session for this request; routes that change something commit it themselves.
+
+    Async on purpose: creating a session does no I/O (it connects on first use, in the
+    sync code that uses it), and an async generator spares two thread-pool hops.
+    """
     session = get_database(request).session(write=request.method not in _READ_METHODS)
     try:
         yield session
@@ -65,12 +70,20 @@ AppSettings = Annotated[Settings, Depends(get_settings)]
 _bearer = HTTPBearer(auto_error=False, description="A session or API token.")
 
 
+def get_auth_cache(request: Request) -> AuthCache:
+    cache: AuthCache = request.app.state.auth_cache
+    return cache
+
+
 def get_principal(
     request: Request,
     db: Db,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    principal = authenticate(db, credentials.credentials if credentials else None)
+    if credentials is None:
+        return authenticate(db, None)  # raises the 401
+    presented = credentials.credentials
+    principal = get_auth_cache(request).principal(presented, lambda: load_principal(db, presented))
     if principal.needs_touch:
         if request.method in _READ_METHODS:
             with get_database(request).transaction() as writer:
@@ -117,7 +130,9 @@ def authorize(request: Request, db: Db, principal: CurrentPrincipal) -> Access:
         studio = db.get(Studio, studio_id)
         if studio is None:
             raise NotFound(f"no studio {studio_id}")
-        grants = grants_in_studio(db, principal, studio.id)
+        grants = get_auth_cache(request).grants(
+            principal, studio.id, lambda: grants_in_studio(db, principal, studio.id)
+        )
         item = request.path_params.get(_ITEM_PARAMS.get(spec.resource_kind, ""))
         resource = studio_resource(studio.id, spec.resource_kind, item)
     decision = decide(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -33,6 +33,11 @@ class Principal:
 
 def authenticate(db: Session, presented: str | None) -> Principal:
     """Resolve a bearer token to its user; every failure is the same 401."""
+    return load_principal(db, presented)[0]
+
+
+def load_principal(db: Session, presented: str | None) -> tuple[Principal, datetime]:
+    """The token's user and the time the token expires; every failure is the same 401."""
     failure = Unauthenticated(
         "missing, invalid or expired token; log in or send 'Authorization: Bearer <token>'"
     )
@@ -56,7 +61,7 @@ def authenticate(db: Session, presented: str | None) -> Principal:
     ):
         raise failure
     group_ids = db.scalars(select(GroupMember.group_id).where(GroupMember.user_id == user.id))
-    return Principal(
+    principal = Principal(
         user_id=user.id,
         name=user.name,
         is_platform_admin=user.is_platform_admin,
@@ -66,6 +71,7 @@ def authenticate(db: Session, presented: str | None) -> Principal:
         needs_touch=token.last_used_at is None
         or token.last_used_at < utcnow() - LAST_USED_PRECISION,
     )
+    return principal, token.expires_at
 
 
 def grants_in_studio(db: Session, principal: Principal, studio_id: str) -> list[Grant]:

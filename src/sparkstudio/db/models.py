@@ -82,6 +82,7 @@ class Membership(Base):
     __table_args__ = (
         UniqueConstraint("studio_id", "user_id", name="uq_memberships_studio_user"),
         UniqueConstraint("studio_id", "group_id", name="uq_memberships_studio_group"),
+        Index("ix_memberships_studio_page", "studio_id", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(24), primary_key=True)
@@ -119,7 +120,11 @@ class ApiToken(Base):
 
 class Workspace(Timestamped, Base):
     __tablename__ = "workspaces"
-    __table_args__ = (UniqueConstraint("studio_id", "name", name="uq_workspaces_studio_name"),)
+    __table_args__ = (
+        UniqueConstraint("studio_id", "name", name="uq_workspaces_studio_name"),
+        # Keyset pages of a studio's workspaces, in id order, without sorting the studio.
+        Index("ix_workspaces_studio_page", "studio_id", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(24), primary_key=True)
     studio_id: Mapped[str] = mapped_column(ForeignKey("studios.id", ondelete="RESTRICT"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -53,6 +53,10 @@ class Database:
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         writer = self.engine.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
         self._write = sessionmaker(writer, expire_on_commit=False)
+
+    def on_write_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` right after every commit of a write session."""
+        event.listen(self._write, "after_commit", lambda _session: callback())
 
     def session(self, *, write: bool) -> Session:
         return (self._write if write else self._read)()

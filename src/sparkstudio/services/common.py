@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Select
+from sqlalchemy import Row, Select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -39,4 +39,22 @@ def page(
     if len(rows) > limit:
         rows = rows[:limit]
         return rows, encode_page_token(getattr(rows[-1], "id"))  # noqa: B009
+    return rows, None
+
+
+def page_rows(
+    db: Session,
+    statement: Select[Any],
+    id_column: InstrumentedAttribute[Any],
+    limit: int,
+    next_token: str | None,
+) -> tuple[Sequence[Row[Any]], str | None]:
+    """Like :func:`page` for column selects (hot list paths skip ORM object loading)."""
+    after = decode_page_token(next_token)
+    if after is not None:
+        statement = statement.where(id_column > after)
+    rows = db.execute(statement.order_by(id_column).limit(limit + 1)).all()
+    if len(rows) > limit:
+        rows = rows[:limit]
+        return rows, encode_page_token(rows[-1].id)
     return rows, None

@@ -41,7 +41,7 @@ def list_workspaces(
     owner_id: Annotated[str | None, Query(max_length=24)] = None,
     status: Annotated[WorkspaceStatus | None, Query()] = None,
 ) -> Page[WorkspacePublic]:
-    rows, token = service.list_workspaces(
+    return service.list_workspaces(
         db,
         access.require_studio(),
         limit=limit,
@@ -50,7 +50,6 @@ def list_workspaces(
         owner_id=owner_id,
         status=status,
     )
-    return Page(items=[service.workspace_public(w) for w in rows], next_token=token)
 
 
 @router.get("/{workspace_id}", openapi_extra=requires(Action.WORKSPACE_DESCRIBE))
