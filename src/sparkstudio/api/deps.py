@@ -7,6 +7,7 @@ be checked and the OpenAPI document shows what each operation needs.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -22,6 +23,7 @@ from sparkstudio.auth.policy import Decision, decide
 from sparkstudio.db.models import Studio
 from sparkstudio.db.session import Database
 from sparkstudio.errors import Forbidden, NotFound
+from sparkstudio.schemas.common import ID_PATTERN
 from sparkstudio.services import tokens as token_service
 from sparkstudio.settings import Settings
 
@@ -119,7 +121,29 @@ class Access:
 _ITEM_PARAMS = {"workspace": "workspace_id", "member": "member_id"}
 
 
+_KINDS = {
+    "studio_id": "studio",
+    "workspace_id": "workspace",
+    "member_id": "member",
+    "user_id": "user",
+    "group_id": "group",
+    "token_id": "token",
+}
+_ID = re.compile(ID_PATTERN)
+
+
+def _check_path_ids(request: Request) -> None:
+    """An id that is not even well-formed names nothing: 404 before any query.
+
+    (PostgreSQL would refuse some such strings, e.g. with NUL bytes, with an error.)
+    """
+    for param, value in request.path_params.items():
+        if param.endswith("_id") and not _ID.match(value):
+            raise NotFound(f"no {_KINDS.get(param, param.removesuffix('_id'))} {value}")
+
+
 def authorize(request: Request, db: Db, principal: CurrentPrincipal) -> Access:
+    _check_path_ids(request)
     action = route_action(request)
     spec = ACTIONS[action]
     studio: Studio | None = None

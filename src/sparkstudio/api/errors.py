@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -10,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from sparkstudio.errors import StudioError
 from sparkstudio.schemas.common import PATTERN_RULES
@@ -47,6 +49,24 @@ def validation_fields(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
     return [{"field": _field_name(tuple(e.get("loc", ()))), "message": _explain(e)} for e in errors]
 
 
+_HTTP_REASONS = {400: "BadRequest", 404: "NotFound", 405: "MethodNotAllowed"}
+
+
+def _allowed_methods(request: Request) -> set[str]:
+    # From the app's own OpenAPI paths: public, and independent of how routers nest.
+    table: list[tuple[re.Pattern[str], set[str]]] | None = getattr(
+        request.app.state, "method_table", None
+    )
+    if table is None:
+        table = [
+            (compile_path(path)[0], {method.upper() for method in operations})
+            for path, operations in request.app.openapi()["paths"].items()
+        ]
+        request.app.state.method_table = table
+    path = request.url.path
+    return set().union(*(methods for pattern, methods in table if pattern.match(path)))
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(StudioError)
     async def _studio_error(_: Request, error: StudioError) -> JSONResponse:
@@ -65,12 +85,16 @@ def install(app: FastAPI) -> None:
         return JSONResponse(body, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        reason = {404: "NotFound", 405: "MethodNotAllowed"}.get(error.status_code, "HttpError")
+    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        reason = _HTTP_REASONS.get(error.status_code, "HttpError")
+        headers = dict(getattr(error, "headers", None) or {})
+        if error.status_code == 405:
+            # Starlette names only the first route matching the path; list them all.
+            headers["Allow"] = ", ".join(sorted(_allowed_methods(request)))
         return JSONResponse(
             {"message": str(error.detail), "reason": reason},
             status_code=error.status_code,
-            headers=getattr(error, "headers", None),
+            headers=headers or None,
         )
 
     @app.exception_handler(Exception)
@@ -88,6 +112,7 @@ def install(app: FastAPI) -> None:
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": description}
     for status, description in (
+        (400, "A request body that cannot be read (not UTF-8 JSON)"),
         (401, "Not authenticated"),
         (403, "Not allowed"),
         (404, "Not found (or not visible to the caller)"),

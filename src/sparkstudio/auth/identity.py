@@ -52,7 +52,7 @@ def load_principal(db: Session, presented: str | None) -> tuple[Principal, datet
     ).first()
     if row is None:
         raise failure
-    token, user = row.tuple()
+    token, user = row
     if (
         not tokens.secret_matches(secret, token.secret_hash)
         or token.revoked_at is not None

@@ -6,7 +6,7 @@ import base64
 import binascii
 from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
 
 from sparkstudio.errors import Invalid
 
@@ -23,7 +23,12 @@ TAG_KEY_PATTERN = r"^[\w.:/=+@ -]+$"
 TAG_KEY_RULE = "1 to 128 letters, digits, spaces or any of _ . : / = + - @"
 TAG_VALUE_PATTERN = r"^[\w.:/=+@ -]*$"
 TAG_VALUE_RULE = "0 to 256 letters, digits, spaces or any of _ . : / = + - @"
+STORAGE_RULE = "a 'file:///absolute/path' or 's3://bucket[/prefix]' URI"
+STORAGE_PATTERN = r"^(file:///[\x21-\x7e]*|s3://[A-Za-z0-9.-]{3,63}(/[\x21-\x7e]*)?)$"
 ID_RULE = "an id such as 'ws-01hx3k2m9qabcdef'"
+ID_PATTERN = r"^[a-z]{1,4}-[0-9a-z]{16}$"
+EMAIL_PATTERN = r"^[^@\x00-\x20\x7f]+@[^@\x00-\x20\x7f]+$"
+EMAIL_RULE = "an e-mail address: name@domain, without spaces or control characters"
 
 # Human rules for patterns, used to word validation errors.
 PATTERN_RULES: dict[str, str] = {
@@ -32,6 +37,8 @@ PATTERN_RULES: dict[str, str] = {
     TEXT_PATTERN: TEXT_RULE,
     TAG_KEY_PATTERN: TAG_KEY_RULE,
     TAG_VALUE_PATTERN: TAG_VALUE_RULE,
+    EMAIL_PATTERN: EMAIL_RULE,
+    STORAGE_PATTERN: STORAGE_RULE,
 }
 
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN), Field(description=NAME_RULE)]
@@ -49,10 +56,15 @@ Tags = Annotated[
 ]
 
 
+# Request booleans and numbers are not coerced: "yes" is not true, "5" is not 5.
+Flag = Annotated[bool, Strict()]
+Count = Annotated[int, Strict()]
+
+
 class StrictModel(BaseModel):
     """Base of every request body: unknown fields are an error, not silently dropped."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+    model_config = ConfigDict(extra="forbid")
 
 
 class PublicModel(BaseModel):

@@ -5,24 +5,27 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from sparkstudio.schemas.common import Description, Name, PublicModel, StrictModel
-
-STORAGE_RULE = "a 'file:///absolute/path' or 's3://bucket[/prefix]' URI"
+from sparkstudio.schemas.common import (
+    STORAGE_PATTERN,
+    STORAGE_RULE,
+    Description,
+    Name,
+    PublicModel,
+    StrictModel,
+)
 
 
 def _check_storage(uri: str) -> str:
-    if uri.startswith("file:///") and "/../" not in uri + "/" and "\x00" not in uri:
+    if uri.startswith("file:///") and "/../" not in uri + "/":
         return uri.rstrip("/") or "file:///"
-    if uri.startswith("s3://"):
-        bucket = uri[5:].split("/", 1)[0]
-        if 3 <= len(bucket) <= 63 and all(c.isalnum() or c in ".-" for c in bucket):
-            return uri.rstrip("/")
-    raise ValueError(f"must be {STORAGE_RULE}")
+    if uri.startswith("s3://") and "/../" not in uri + "/":
+        return uri.rstrip("/")
+    raise ValueError(f"must be {STORAGE_RULE}, without '..' segments")
 
 
 StorageLocation = Annotated[
     str,
-    Field(max_length=1024, pattern=r"^[\x21-\x7e]+$", description=STORAGE_RULE),
+    Field(max_length=1024, pattern=STORAGE_PATTERN, description=STORAGE_RULE),
     AfterValidator(_check_storage),
 ]
 
@@ -35,7 +38,12 @@ def _unique(values: list[str]) -> list[str]:
 
 Networks = Annotated[
     list[Name],
-    Field(min_length=1, max_length=16, description="1 to 16 distinct network names."),
+    Field(
+        min_length=1,
+        max_length=16,
+        description="1 to 16 distinct network names.",
+        json_schema_extra={"uniqueItems": True},
+    ),
     AfterValidator(_unique),
 ]
 

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from pydantic import Field, SecretStr
 
-from sparkstudio.schemas.common import Name, PublicModel, StrictModel
+from sparkstudio.schemas.common import Count, Name, PublicModel, StrictModel
 from sparkstudio.schemas.users import UserPublic
 
 
@@ -15,7 +15,7 @@ class LoginRequest(StrictModel):
 
 class TokenCreate(StrictModel):
     name: Name
-    expires_in_days: int = Field(default=90, ge=1, le=3650, description="Lifetime in days.")
+    expires_in_days: Count = Field(default=90, ge=1, le=3650, description="Lifetime in days.")
 
 
 class TokenPublic(PublicModel):

@@ -5,19 +5,20 @@ from typing import Annotated
 
 from pydantic import Field, SecretStr
 
-from sparkstudio.schemas.common import TEXT_PATTERN, PublicModel, StrictModel, UserName
+from sparkstudio.schemas.common import (
+    EMAIL_PATTERN,
+    EMAIL_RULE,
+    TEXT_PATTERN,
+    Flag,
+    PublicModel,
+    StrictModel,
+    UserName,
+)
 
 PASSWORD_RULE = "8 to 256 characters"  # noqa: S105
 Password = Annotated[SecretStr, Field(min_length=8, max_length=256, description=PASSWORD_RULE)]
 DisplayName = Annotated[str, Field(max_length=128, pattern=TEXT_PATTERN)]
-Email = Annotated[
-    str,
-    Field(
-        max_length=254,
-        pattern=r"^[^@\s\x00-\x1f]+@[^@\s\x00-\x1f]+$",
-        description="an e-mail address",
-    ),
-]
+Email = Annotated[str, Field(max_length=254, pattern=EMAIL_PATTERN, description=EMAIL_RULE)]
 
 
 class UserCreate(StrictModel):
@@ -27,15 +28,15 @@ class UserCreate(StrictModel):
     )
     display_name: DisplayName = ""
     email: Email | None = None
-    is_platform_admin: bool = False
+    is_platform_admin: Flag = False
 
 
 class UserUpdate(StrictModel):
     password: Password | None = None
     display_name: DisplayName | None = None
     email: Email | None = None
-    is_platform_admin: bool | None = None
-    disabled: bool | None = None
+    is_platform_admin: Flag | None = None
+    disabled: Flag | None = None
 
 
 class UserPublic(PublicModel):

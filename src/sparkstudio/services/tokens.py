@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -16,9 +17,12 @@ from sparkstudio.db.base import utcnow
 from sparkstudio.db.models import ApiToken, User
 from sparkstudio.errors import Invalid, NotFound, Unauthenticated
 from sparkstudio.ids import new_id
+from sparkstudio.schemas.common import USER_NAME_PATTERN
 from sparkstudio.schemas.tokens import TokenCreate, TokenPublic
 from sparkstudio.services.common import page
 from sparkstudio.settings import Settings
+
+USER_NAME = re.compile(USER_NAME_PATTERN)
 
 
 def _issue(
@@ -42,7 +46,8 @@ def login(
     db: Session, username: str, password: str, settings: Settings
 ) -> tuple[ApiToken, str, User]:
     """Exchange a password for a session token; every failure is the same 401."""
-    user = db.scalars(select(User).where(User.name == username)).first()
+    plausible = USER_NAME.match(username) is not None
+    user = db.scalars(select(User).where(User.name == username)).first() if plausible else None
     hash_ = user.password_hash if user is not None else None
     if not verify_password(hash_, password) or user is None or user.disabled:
         raise Unauthenticated("wrong user name or password", reason="LoginFailed")

@@ -8,7 +8,7 @@ from sparkstudio.api.deps import Authorized, Db, requires
 from sparkstudio.api.errors import ERROR_RESPONSES
 from sparkstudio.auth.actions import Action
 from sparkstudio.lifecycle import WORKSPACE, WorkspaceStatus
-from sparkstudio.schemas.common import Limit, Name, Page, PageToken
+from sparkstudio.schemas.common import ID_PATTERN, ID_RULE, Limit, Name, Page, PageToken
 from sparkstudio.schemas.events import EventPublic
 from sparkstudio.schemas.workspaces import WorkspaceCreate, WorkspacePublic, WorkspaceUpdate
 from sparkstudio.services import events as event_service
@@ -38,7 +38,7 @@ def list_workspaces(
     limit: Limit = 100,
     next_token: PageToken = None,
     name: Annotated[Name | None, Query()] = None,
-    owner_id: Annotated[str | None, Query(max_length=24)] = None,
+    owner_id: Annotated[str | None, Query(pattern=ID_PATTERN, description=ID_RULE)] = None,
     status: Annotated[WorkspaceStatus | None, Query()] = None,
 ) -> Page[WorkspacePublic]:
     return service.list_workspaces(

@@ -1,0 +1,538 @@
+"""Authorization, generated from the action table.
+
+Every operation under the API prefix declares an action (or is one of the few public
+routes). Each operation is called by each kind of caller, and the answer must be what
+``ACTIONS`` says: allowed callers get a 2xx, a member without the role a 403, a signed-in
+user outside the studio a 404 (the studio does not exist for them), non-admins a 403 on
+platform operations, and a request without a token a 401.
+
+Session policies narrow a membership; those tests are at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from sparkstudio.api.app import API_PREFIX, DOCS_URL, OPENAPI_URL
+from sparkstudio.api.deps import ACTION_KEY
+from sparkstudio.auth.actions import ACTIONS, Action, Role, Scope
+from sparkstudio.server import ControlPlane
+from tests.support import (
+    ADMIN_NAME,
+    ADMIN_PASSWORD,
+    PASSWORD,
+    ROUTES,
+    ApiRoute,
+    NewUser,
+    UserClient,
+    add_member,
+    anonymous,
+    create_group,
+    create_studio,
+    create_user,
+    create_workspace,
+    expect,
+    expect_error,
+    field_names,
+    login,
+    offline_app,
+    route_contexts,
+    route_table,
+    unique,
+)
+
+# Operations that need no token (method, path under the API prefix).
+PUBLIC_OPERATIONS = {
+    ("POST", "/auth/login"),
+    ("GET", "/health"),
+    ("GET", DOCS_URL.removeprefix(API_PREFIX)),
+}
+# Non-operation routes under the prefix: the OpenAPI document and the docs' static assets.
+PUBLIC_PATHS = {OPENAPI_URL, f"{DOCS_URL}/assets"}
+
+
+# --- the table covers every route -------------------------------------------------------
+
+
+def test_every_api_route_declares_an_action_or_is_public() -> None:
+    undeclared = []
+    for context in route_contexts(offline_app()):
+        path = str(context.path)
+        if not path.startswith(API_PREFIX):
+            continue
+        if not isinstance(context.route, APIRoute):
+            assert path in PUBLIC_PATHS, f"unexpected non-API route {path}"
+            continue
+        extra = getattr(context, "openapi_extra", None) or {}
+        for method in context.methods or ():
+            public = (method, path.removeprefix(API_PREFIX)) in PUBLIC_OPERATIONS
+            if method != "HEAD" and ACTION_KEY not in extra and not public:
+                undeclared.append(f"{method} {path}")
+    assert undeclared == [], "routes without an action (add requires(...)) or allow-list them"
+
+
+def test_every_action_has_a_route() -> None:
+    assert {route.action for route in ROUTES} == set(Action)
+
+
+def test_the_public_routes_need_no_token(control_plane: ControlPlane, anon: httpx.Client) -> None:
+    assert expect(anon.get("/health"), 200)["status"] == "ok"
+    assert anon.get(DOCS_URL.removeprefix(API_PREFIX)).status_code == 200
+    assert httpx.get(control_plane.url + OPENAPI_URL).status_code == 200
+    # Login answers on its own terms (not the 401 of a missing token).
+    body = expect_error(
+        anon.post("/auth/login", json={"username": ADMIN_NAME, "password": "not-it-at-all"}),
+        401,
+        "LoginFailed",
+    )
+    assert "password" in body["message"]
+
+
+def test_the_live_app_serves_the_same_table(control_plane: ControlPlane) -> None:
+    live = control_plane.server.config.app
+    assert isinstance(live, FastAPI)
+    assert route_table(live) == ROUTES
+
+
+def test_the_openapi_document_shows_each_operations_action(anon: httpx.Client) -> None:
+    document = expect(anon.get(OPENAPI_URL.removeprefix(API_PREFIX)), 200)
+    for route in ROUTES:
+        operation = document["paths"][API_PREFIX + route.path][route.method.lower()]
+        assert operation[ACTION_KEY] == route.action.value, route.id
+        assert operation.get("security"), f"{route.id} does not document its bearer token"
+
+
+def test_the_actions_endpoint_serves_the_table(admin: UserClient) -> None:
+    served = {row["action"]: row for row in expect(admin.get("/actions"), 200)}
+    assert set(served) == {action.value for action in Action}
+    for action, spec in ACTIONS.items():
+        assert served[action.value]["scope"] == spec.scope.value
+        assert served[action.value]["roles"] == sorted(role.value for role in spec.roles)
+
+
+# --- every route x every caller ---------------------------------------------------------
+
+CALLERS = ("platform_admin", "studio_admin", "studio_developer", "foreign", "anonymous")
+
+
+@dataclass
+class Caller:
+    kind: str
+    client: httpx.Client
+    name: str | None = None
+    password: str | None = None
+
+
+@pytest.fixture(scope="module")
+def callers(control_plane: ControlPlane, admin: UserClient) -> Iterator[dict[str, Caller]]:
+    """One caller of each kind; the two members are mapped into each fresh studio."""
+    result = {"platform_admin": Caller("platform_admin", admin, ADMIN_NAME, ADMIN_PASSWORD)}
+    clients = []
+    for kind in ("studio_admin", "studio_developer", "foreign"):
+        name = unique(kind.replace("_", "-"))
+        create_user(admin, name, password=PASSWORD)
+        client = login(control_plane.api_url, name, PASSWORD)
+        clients.append(client)
+        result[kind] = Caller(kind, client, name, PASSWORD)
+    anon_client = anonymous(control_plane.api_url)
+    clients.append(anon_client)  # type: ignore[arg-type]
+    result["anonymous"] = Caller("anonymous", anon_client)
+    yield result
+    for client in clients:
+        client.close()
+
+
+class World:
+    """The objects one call needs, created fresh and lazily (only what the path names)."""
+
+    def __init__(self, admin: httpx.Client, callers: dict[str, Caller], caller: Caller) -> None:
+        self.admin = admin
+        self.callers = callers
+        self.caller = caller
+
+    @cached_property
+    def studio(self) -> dict[str, Any]:
+        studio = create_studio(self.admin)
+        add_member(self.admin, studio["id"], user=self.callers["studio_admin"].name, role="ADMIN")
+        add_member(self.admin, studio["id"], user=self.callers["studio_developer"].name)
+        return studio
+
+    @cached_property
+    def workspace(self) -> dict[str, Any]:
+        return create_workspace(self.admin, self.studio["id"])
+
+    @cached_property
+    def member(self) -> dict[str, Any]:
+        """A membership other than the caller's (a user who cannot log in)."""
+        user = create_user(self.admin, password=None)
+        return add_member(self.admin, self.studio["id"], user=user["name"])
+
+    @cached_property
+    def user(self) -> dict[str, Any]:
+        return create_user(self.admin, password=None)
+
+    @cached_property
+    def group(self) -> dict[str, Any]:
+        """A group holding :attr:`user` (so removing them from it can succeed)."""
+        return create_group(self.admin, members=(self.user["id"],))
+
+    @cached_property
+    def token(self) -> dict[str, Any]:
+        """A personal token of the caller (SELF actions act on the caller's own things)."""
+        owner = self.caller.client if self.caller.name else self.admin
+        result: dict[str, Any] = expect(owner.post("/tokens", json={"name": unique("tok")}), 201)
+        return result
+
+    def path_params(self, route: ApiRoute) -> dict[str, str]:
+        sources = {
+            "studio_id": "studio",
+            "workspace_id": "workspace",
+            "member_id": "member",
+            "user_id": "user",
+            "group_id": "group",
+            "token_id": "token",
+        }
+        missing = set(route.params) - set(sources)
+        assert not missing, f"{route.id}: teach World to make {missing}"
+        return {name: str(getattr(self, sources[name])["id"]) for name in route.params}
+
+
+# A valid body per action (for the operations that take one), so allowed calls succeed.
+BODIES: dict[Action, Callable[[World], dict[str, Any]]] = {
+    Action.TOKEN_CREATE: lambda w: {"name": unique("tok"), "expires_in_days": 1},
+    Action.PASSWORD_CHANGE: lambda w: {  # set the same password again
+        "current_password": w.caller.password or "whatever-it-is",
+        "new_password": w.caller.password or "whatever-it-is",
+    },
+    Action.USER_CREATE: lambda w: {"name": unique("user")},
+    Action.USER_UPDATE: lambda w: {"display_name": "Renamed"},
+    Action.GROUP_CREATE: lambda w: {"name": unique("group")},
+    Action.GROUP_UPDATE: lambda w: {"description": "updated"},
+    Action.STUDIO_CREATE: lambda w: {"name": unique("studio")},
+    Action.STUDIO_UPDATE: lambda w: {"description": "updated"},
+    Action.MEMBER_CREATE: lambda w: {
+        "user": create_user(w.admin, password=None)["name"],
+        "role": "DEVELOPER",
+    },
+    Action.MEMBER_UPDATE: lambda w: {"role": "ADMIN"},
+    Action.WORKSPACE_CREATE: lambda w: {"name": unique("ws")},
+    Action.WORKSPACE_UPDATE: lambda w: {"description": "updated", "tags": {"team": "a"}},
+}
+
+_CALLER_ROLE = {"studio_admin": Role.ADMIN, "studio_developer": Role.DEVELOPER}
+
+
+def expected_outcome(route: ApiRoute, caller: str) -> int | None:
+    """The status the table prescribes; None for "allowed" (any 2xx)."""
+    spec = route.spec
+    if caller == "anonymous":
+        return 401
+    if spec.scope is Scope.SELF or caller == "platform_admin":
+        return None
+    if spec.scope is Scope.PLATFORM:
+        return 403
+    if caller == "foreign":
+        return 404
+    return None if _CALLER_ROLE[caller] in spec.roles else 403
+
+
+@pytest.mark.parametrize("caller_kind", CALLERS)
+@pytest.mark.parametrize("route", ROUTES, ids=lambda route: route.id)
+def test_route_answers_each_caller_as_the_table_says(
+    route: ApiRoute,
+    caller_kind: str,
+    control_plane: ControlPlane,
+    admin: UserClient,
+    callers: dict[str, Caller],
+) -> None:
+    caller = callers[caller_kind]
+    world = World(admin, callers, caller)
+    params = world.path_params(route)
+    body = BODIES[route.action](world) if route.has_body else None
+    client = caller.client
+    fresh: UserClient | None = None
+    if route.action is Action.SESSION_DELETE and caller.name and caller.password:
+        # Logging out revokes the token in use: spend a fresh session on it.
+        client = fresh = login(control_plane.api_url, caller.name, caller.password)
+    try:
+        response = client.request(route.method, route.url(params), json=body)
+    finally:
+        if fresh is not None:
+            fresh.close()
+
+    expected = expected_outcome(route, caller_kind)
+    if expected is None:
+        assert 200 <= response.status_code < 300, (
+            f"{caller_kind} should be allowed {route.action.value}: "
+            f"{response.status_code} {response.text}"
+        )
+    elif expected == 401:
+        expect_error(response, 401, "Unauthenticated")
+        assert response.headers["www-authenticate"] == "Bearer"
+    elif expected == 403:
+        error = expect_error(response, 403, "AccessDenied")
+        assert route.action.value in error["message"]
+    else:
+        error = expect_error(response, 404, "NotFound")
+        assert error["message"] == f"no studio {params['studio_id']}"
+
+
+# --- session policies -------------------------------------------------------------------
+
+
+def _deny(action: str, resource: str = "*") -> dict[str, Any]:
+    """Everything the role grants except ``action`` on ``resource``.
+
+    A policy narrows by what it Allows (docs/authorization.md), so "all but X" is an
+    Allow of everything plus a Deny of X.
+    """
+    return {
+        "Statement": [
+            {"Effect": "Allow", "Action": "*", "Resource": "*"},
+            {"Effect": "Deny", "Action": action, "Resource": resource},
+        ]
+    }
+
+
+def test_a_deny_statement_removes_one_action(
+    admin: UserClient, new_user: NewUser, studio: dict[str, Any]
+) -> None:
+    developer = new_user()
+    add_member(admin, studio["id"], user=developer.name, session_policy=_deny("workspace:Delete"))
+    workspaces = f"/studios/{studio['id']}/workspaces"
+
+    created = expect(developer.post(workspaces, json={"name": unique("ws")}), 201)
+    expect(developer.get(workspaces), 200)
+    error = expect_error(developer.delete(f"{workspaces}/{created['id']}"), 403, "AccessDenied")
+    assert "workspace:Delete" in error["message"]
+    expect(admin.get(f"{workspaces}/{created['id']}"), 200)  # still there
+
+
+def test_a_deny_only_policy_allows_nothing(
+    admin: UserClient, new_user: NewUser, studio: dict[str, Any]
+) -> None:
+    """As documented: a membership allows only what its policy Allows (IAM session policy)."""
+    developer = new_user()
+    deny_only = {"Statement": [{"Effect": "Deny", "Action": "workspace:Delete", "Resource": "*"}]}
+    add_member(admin, studio["id"], user=developer.name, session_policy=deny_only)
+    workspaces = f"/studios/{studio['id']}/workspaces"
+    expect_error(developer.post(workspaces, json={"name": unique("ws")}), 403, "AccessDenied")
+    expect_error(developer.get(workspaces), 403, "AccessDenied")
+
+
+def test_an_allow_only_policy_grants_nothing_else(
+    admin: UserClient, new_user: NewUser, studio: dict[str, Any]
+) -> None:
+    developer = new_user()
+    policy = {
+        "Statement": [{"Effect": "Allow", "Action": ["workspace:List", "workspace:Describe"]}]
+    }
+    add_member(admin, studio["id"], user=developer.name, session_policy=policy)
+    workspace = create_workspace(admin, studio["id"])
+    workspaces = f"/studios/{studio['id']}/workspaces"
+
+    assert [w["id"] for w in expect(developer.get(workspaces), 200)["items"]] == [workspace["id"]]
+    expect(developer.get(f"{workspaces}/{workspace['id']}"), 200)
+    expect(developer.get(f"{workspaces}/{workspace['id']}/events"), 200)
+    expect_error(developer.post(workspaces, json={"name": unique("ws")}), 403, "AccessDenied")
+    expect_error(developer.patch(f"{workspaces}/{workspace['id']}", json={}), 403)
+    expect_error(developer.get(f"/studios/{studio['id']}"), 403)  # studio:Describe not allowed
+    expect_error(developer.get(f"/studios/{studio['id']}/members"), 403)
+
+
+def test_an_allow_cannot_grant_more_than_the_role(
+    admin: UserClient, new_user: NewUser, studio: dict[str, Any]
+) -> None:
+    developer = new_user()
+    policy = {"Statement": [{"Effect": "Allow", "Action": "*"}]}
+    add_member(admin, studio["id"], user=developer.name, session_policy=policy)
+    user = create_user(admin, password=None)
+    expect_error(
+        developer.post(
+            f"/studios/{studio['id']}/members", json={"user": user["name"], "role": "ADMIN"}
+        ),
+        403,
+    )
+    expect(developer.post(f"/studios/{studio['id']}/workspaces", json={"name": unique("ws")}), 201)
+
+
+def test_an_explicit_deny_through_a_group_wins_over_a_direct_membership(
+    admin: UserClient, new_user: NewUser, studio: dict[str, Any]
+) -> None:
+    developer = new_user()
+    group = create_group(admin, members=(developer.user_id,))
+    add_member(admin, studio["id"], user=developer.name, role="ADMIN")  # no policy: everything
+    add_member(admin, studio["id"], group=group["name"], session_policy=_deny("workspace:Delete"))
+    workspaces = f"/studios/{studio['id']}/workspaces"
+    workspace = expect(developer.post(workspaces, json={"name": unique("ws")}), 201)
+
+    expect_error(developer.delete(f"{workspaces}/{workspace['id']}"), 403, "AccessDenied")
+    # Leaving the group lifts the deny.
+    expect(admin.delete(f"/groups/{group['id']}/members/{developer.user_id}"), 200)
+    expect(developer.delete(f"{workspaces}/{workspace['id']}"), 204)
+
+
+def test_grants_of_several_memberships_add_up(
+    admin: UserClient, new_user: NewUser, studio: dict[str, Any]
+) -> None:
+    """An Allow-only policy on one membership does not narrow another without a policy."""
+    developer = new_user()
+    group = create_group(admin, members=(developer.user_id,))
+    read_only = {"Statement": [{"Effect": "Allow", "Action": "workspace:List"}]}
+    add_member(admin, studio["id"], user=developer.name, session_policy=read_only)
+    expect_error(
+        developer.post(f"/studios/{studio['id']}/workspaces", json={"name": unique("ws")}), 403
+    )
+    add_member(admin, studio["id"], group=group["name"], role="DEVELOPER")
+    expect(developer.post(f"/studios/{studio['id']}/workspaces", json={"name": unique("ws")}), 201)
+
+
+def test_resource_patterns_name_one_workspace(
+    admin: UserClient, new_user: NewUser, studio: dict[str, Any]
+) -> None:
+    sid = studio["id"]
+    first, second = create_workspace(admin, sid), create_workspace(admin, sid)
+    developer = new_user()
+    policy = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "workspace:Describe",
+                "Resource": f"studio/{sid}/workspace/{first['id']}",
+            },
+            {
+                "Effect": "Allow",
+                "Action": "workspace:Update",
+                "Resource": f"studio/{sid}/workspace/*",
+            },
+            {
+                "Effect": "Deny",
+                "Action": "workspace:Update",
+                "Resource": f"studio/{sid}/workspace/{second['id']}",
+            },
+        ]
+    }
+    add_member(admin, sid, user=developer.name, session_policy=policy)
+    workspaces = f"/studios/{sid}/workspaces"
+
+    expect(developer.get(f"{workspaces}/{first['id']}"), 200)
+    expect_error(developer.get(f"{workspaces}/{second['id']}"), 403)
+    expect(developer.patch(f"{workspaces}/{first['id']}", json={"description": "mine"}), 200)
+    error = expect_error(developer.patch(f"{workspaces}/{second['id']}", json={}), 403)
+    assert f"studio/{sid}/workspace/{second['id']}" in error["message"]
+    # Collection actions name ".../workspace/*", which a one-workspace pattern does not match.
+    expect_error(developer.get(workspaces), 403)
+
+
+def test_a_policy_for_another_studio_grants_nothing_here(
+    admin: UserClient, new_user: NewUser, studio: dict[str, Any]
+) -> None:
+    other = create_studio(admin)
+    developer = new_user()
+    policy = {
+        "Statement": [
+            {"Effect": "Allow", "Action": "workspace:*", "Resource": f"studio/{other['id']}/*"}
+        ]
+    }
+    add_member(admin, studio["id"], user=developer.name, session_policy=policy)
+    expect_error(developer.get(f"/studios/{studio['id']}/workspaces"), 403)
+
+
+def test_changing_a_policy_takes_effect_at_once(
+    admin: UserClient, new_user: NewUser, studio: dict[str, Any]
+) -> None:
+    developer = new_user()
+    member = add_member(admin, studio["id"], user=developer.name)
+    workspaces = f"/studios/{studio['id']}/workspaces"
+    expect(developer.get(workspaces), 200)
+
+    member_url = f"/studios/{studio['id']}/members/{member['id']}"
+    updated = expect(admin.patch(member_url, json={"session_policy": _deny("workspace:List")}), 200)
+    assert updated["session_policy"]["Statement"][1]["Effect"] == "Deny"
+    expect_error(developer.get(workspaces), 403)
+
+    cleared = expect(admin.patch(member_url, json={"session_policy": None}), 200)
+    assert cleared["session_policy"] is None
+    expect(developer.get(workspaces), 200)
+
+
+@pytest.mark.parametrize(
+    ("statement", "field", "words"),
+    [
+        pytest.param(
+            {"Effect": "Allow", "Action": "foo:Bar"},
+            "session_policy.Statement.0.Action",
+            "matches no studio action",
+            id="unknown-action",
+        ),
+        pytest.param(
+            {"Effect": "Allow", "Action": "token:Create"},
+            "session_policy.Statement.0.Action",
+            "matches no studio action",
+            id="not-a-studio-action",
+        ),
+        pytest.param(
+            {"Effect": "Allow", "Action": "workspace:List", "Resource": "arn:x"},
+            "session_policy.Statement.0.Resource",
+            "is not a resource pattern",
+            id="bad-resource",
+        ),
+        pytest.param(
+            {"Effect": "Allow", "Action": "workspace:List", "Condition": {}},
+            "session_policy.Statement.0.Condition",
+            "is not a known field",
+            id="unknown-field",
+        ),
+        pytest.param(
+            {"Effect": "Maybe", "Action": "workspace:List"},
+            "session_policy.Statement.0.Effect",
+            "Allow",
+            id="bad-effect",
+        ),
+        pytest.param(
+            {"Effect": "Allow", "Action": []},
+            "session_policy.Statement.0.Action",
+            "at least 1",
+            id="no-action",
+        ),
+    ],
+)
+def test_an_invalid_policy_is_refused_naming_the_field(
+    admin: UserClient,
+    studio: dict[str, Any],
+    statement: dict[str, Any],
+    field: str,
+    words: str,
+) -> None:
+    user = create_user(admin, password=None)
+    body = {"user": user["name"], "role": "DEVELOPER", "session_policy": {"Statement": [statement]}}
+    error = expect_error(admin.post(f"/studios/{studio['id']}/members", json=body), 422)
+    assert field_names(error) == [field]
+    assert words in error["fields"][0]["message"]
+    assert field in error["message"]
+    # Nothing was created.
+    members = expect(admin.get(f"/studios/{studio['id']}/members"), 200)["items"]
+    assert user["id"] not in [m["principal_id"] for m in members]
+
+
+def test_an_invalid_policy_is_refused_on_update_too(
+    admin: UserClient, studio: dict[str, Any]
+) -> None:
+    user = create_user(admin, password=None)
+    member = add_member(admin, studio["id"], user=user["name"])
+    policy = {"Statement": [{"Effect": "Deny", "Action": "workspace:List"}], "Extra": 1}
+    error = expect_error(
+        admin.patch(
+            f"/studios/{studio['id']}/members/{member['id']}", json={"session_policy": policy}
+        ),
+        422,
+    )
+    assert field_names(error) == ["session_policy.Extra"]

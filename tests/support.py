@@ -1,0 +1,298 @@
+"""Helpers shared by the tests: running a control plane, and small HTTP helpers.
+
+Everything here talks to a real control plane over real HTTP; the helpers only save
+typing (a unique name, the expected status, the usual request body).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+import psycopg
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+from sparkstudio.api.app import API_PREFIX, create_app
+from sparkstudio.api.deps import ACTION_KEY
+from sparkstudio.auth.actions import ACTIONS, Action, ActionSpec
+from sparkstudio.db.session import Database
+from sparkstudio.server import ControlPlane
+from sparkstudio.settings import Settings
+
+ADMIN_NAME = "admin"
+ADMIN_PASSWORD = f"admin-{secrets.token_hex(8)}"
+PASSWORD = "correct-horse-battery-staple"
+TIMEOUT = httpx.Timeout(60.0)
+
+PG_ADMIN_URL = os.environ.get(
+    "SPARKSTUDIO_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+# The metadata databases every DB-touching test runs on.
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+]
+
+
+def unique(prefix: str) -> str:
+    """A name no other test uses (lower case, so it is also a valid user name)."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+# --- control planes ---------------------------------------------------------------------
+
+
+@contextmanager
+def throwaway_postgres_database() -> Iterator[str]:
+    """Create ``sparkstudio_test_<hex>`` on the test PostgreSQL; yield its SQLAlchemy URL."""
+    admin_url = make_url(PG_ADMIN_URL).set(drivername="postgresql")
+    conninfo = admin_url.render_as_string(hide_password=False)
+    name = f"sparkstudio_test_{secrets.token_hex(6)}"
+    try:
+        with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    except psycopg.OperationalError as error:
+        pytest.skip(
+            f"PostgreSQL is not reachable at {PG_ADMIN_URL} ({error}); "
+            "start it or deselect with -m 'not postgres'"
+        )
+    try:
+        yield admin_url.set(drivername="postgresql+psycopg", database=name).render_as_string(
+            hide_password=False
+        )
+    finally:
+        with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@contextmanager
+def running_control_plane(
+    home: Path, backend: str, *, access_log: bool = False
+) -> Iterator[ControlPlane]:
+    """A control plane on a free port with a fresh SQLite or PostgreSQL metadata database."""
+    with ExitStack() as stack:
+        database_url = None
+        if backend == "postgresql":
+            database_url = stack.enter_context(throwaway_postgres_database())
+        settings = Settings(
+            home=home, port=0, admin_password=ADMIN_PASSWORD, database_url=database_url
+        )
+        plane = ControlPlane(settings, access_log=access_log).start()
+        stack.callback(plane.stop)  # runs before the database is dropped
+        yield plane
+
+
+# --- clients ----------------------------------------------------------------------------
+
+
+class UserClient(httpx.Client):
+    """An ``httpx.Client`` signed in as one user (bearer token), based at the API root."""
+
+    def __init__(self, api_url: str, *, user: dict[str, Any], password: str, token: str) -> None:
+        super().__init__(
+            base_url=api_url, headers={"Authorization": f"Bearer {token}"}, timeout=TIMEOUT
+        )
+        self.user = user
+        self.password = password
+        self.token = token
+
+    @property
+    def name(self) -> str:
+        return str(self.user["name"])
+
+    @property
+    def user_id(self) -> str:
+        return str(self.user["id"])
+
+
+class NewUser(Protocol):
+    """The ``new_user`` fixture: create a user with a password and sign them in."""
+
+    def __call__(
+        self, name: str | None = None, *, password: str = PASSWORD, platform_admin: bool = False
+    ) -> UserClient: ...
+
+
+def anonymous(api_url: str) -> httpx.Client:
+    return httpx.Client(base_url=api_url, timeout=TIMEOUT)
+
+
+def login(api_url: str, name: str, password: str) -> UserClient:
+    with anonymous(api_url) as client:
+        body = expect(
+            client.post("/auth/login", json={"username": name, "password": password}), 200
+        )
+    return UserClient(api_url, user=body["user"], password=password, token=body["token"])
+
+
+def expect(response: httpx.Response, status: int) -> Any:
+    """Assert the status (showing the body if it differs); return the JSON body, if any."""
+    assert response.status_code == status, (
+        f"{response.request.method} {response.request.url} -> {response.status_code}, "
+        f"expected {status}: {response.text}"
+    )
+    return response.json() if response.content else None
+
+
+def expect_error(
+    response: httpx.Response, status: int, reason: str | None = None
+) -> dict[str, Any]:
+    """Assert an error response of the documented shape; return its body."""
+    body: dict[str, Any] = expect(response, status)
+    assert response.headers["content-type"] == "application/json"
+    allowed = {"message", "reason", "fields"} if status == 422 else {"message", "reason"}
+    assert {"message", "reason"} <= body.keys() <= allowed, body
+    assert isinstance(body["message"], str) and body["message"]
+    if reason is not None:
+        assert body["reason"] == reason, body
+    if status == 422:
+        assert body["fields"], body
+    return body
+
+
+def field_names(body: dict[str, Any]) -> list[str]:
+    return [str(field["field"]) for field in body.get("fields", [])]
+
+
+# --- objects ----------------------------------------------------------------------------
+
+
+def create_user(
+    admin: httpx.Client, name: str | None = None, *, password: str | None = PASSWORD, **fields: Any
+) -> dict[str, Any]:
+    """Create a user; ``password=None`` makes one who cannot log in (and costs no hashing)."""
+    body: dict[str, Any] = {"name": name or unique("user"), **fields}
+    if password is not None:
+        body["password"] = password
+    result: dict[str, Any] = expect(admin.post("/users", json=body), 201)
+    return result
+
+
+def create_group(
+    admin: httpx.Client, name: str | None = None, *, members: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Create a group and add the users with the given ids."""
+    group: dict[str, Any] = expect(
+        admin.post("/groups", json={"name": name or unique("group")}), 201
+    )
+    for user_id in members:
+        group = expect(admin.put(f"/groups/{group['id']}/members/{user_id}"), 200)
+    return group
+
+
+def create_studio(admin: httpx.Client, name: str | None = None, **fields: Any) -> dict[str, Any]:
+    result: dict[str, Any] = expect(
+        admin.post("/studios", json={"name": name or unique("studio"), **fields}), 201
+    )
+    return result
+
+
+def add_member(
+    client: httpx.Client,
+    studio_id: str,
+    *,
+    user: str | None = None,
+    group: str | None = None,
+    role: str = "DEVELOPER",
+    session_policy: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Map a user or group (by name) to a studio with a role and optional session policy."""
+    body: dict[str, Any] = {"role": role}
+    if user is not None:
+        body["user"] = user
+    if group is not None:
+        body["group"] = group
+    if session_policy is not None:
+        body["session_policy"] = session_policy
+    result: dict[str, Any] = expect(client.post(f"/studios/{studio_id}/members", json=body), 201)
+    return result
+
+
+def create_workspace(
+    client: httpx.Client, studio_id: str, name: str | None = None, **fields: Any
+) -> dict[str, Any]:
+    result: dict[str, Any] = expect(
+        client.post(
+            f"/studios/{studio_id}/workspaces", json={"name": name or unique("ws"), **fields}
+        ),
+        201,
+    )
+    return result
+
+
+# --- the route table --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApiRoute:
+    """One operation of the API and the action it declares."""
+
+    method: str
+    path: str  # relative to the API root, e.g. "/studios/{studio_id}"
+    action: Action
+    has_body: bool
+    params: tuple[str, ...]
+
+    @property
+    def spec(self) -> ActionSpec:
+        return ACTIONS[self.action]
+
+    @property
+    def id(self) -> str:
+        return f"{self.method} {self.path}"
+
+    def url(self, params: dict[str, str]) -> str:
+        return self.path.format(**params)
+
+
+def route_contexts(app: FastAPI) -> list[RouteContext]:
+    """Every route of ``app`` with its effective path (routers included, prefixes applied)."""
+    return list(iter_route_contexts(app.routes))
+
+
+def route_table(app: FastAPI) -> list[ApiRoute]:
+    """Every operation of ``app`` that declares an action, in the app's order."""
+    routes = []
+    for context in route_contexts(app):
+        if not isinstance(context.route, APIRoute):
+            continue
+        extra = context.openapi_extra or {}
+        if ACTION_KEY not in extra:
+            continue
+        for method in sorted(context.methods or ()):
+            routes.append(
+                ApiRoute(
+                    method=method,
+                    path=str(context.path).removeprefix(API_PREFIX),
+                    action=Action(extra[ACTION_KEY]),
+                    has_body=context.body_field is not None,
+                    params=tuple(context.param_convertors),
+                )
+            )
+    return routes
+
+
+def offline_app() -> FastAPI:
+    """The app as ``create_app`` builds it, for collection time (no database is opened)."""
+    database = Database("sqlite://")
+    try:
+        return create_app(Settings(home=Path("/nonexistent/sparkstudio-tests")), database)
+    finally:
+        database.dispose()
+
+
+ROUTES: list[ApiRoute] = route_table(offline_app())
