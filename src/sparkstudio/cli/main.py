@@ -91,6 +91,25 @@ def _stop_on_signals() -> None:
 
 
 @app.command()
+def doctor(
+    home: Annotated[Path | None, typer.Option(help="Home directory to check.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check that this host can run sparkstudio and Spark: Java, Spark, port, store."""
+    from sparkstudio.doctor import home_of, run_checks
+
+    checks = run_checks(home_of(home))
+    if as_json:
+        emit_json({"ok": all(c.ok for c in checks), "checks": [c.__dict__ for c in checks]})
+    else:
+        for check in checks:
+            mark = "[green]ok[/green]  " if check.ok else "[red]FAIL[/red]"
+            console.print(f"{mark} {check.name:<6} {check.detail}", highlight=False)
+    if not all(check.ok for check in checks):
+        raise typer.Exit(1)
+
+
+@app.command()
 def login(
     url: Annotated[str, typer.Option(help="URL of the control plane, e.g. http://127.0.0.1:8780")],
     user: Annotated[str, typer.Option("--user", "-u", help="Your user name.")],
