@@ -16,8 +16,7 @@ from sqlalchemy import select, update
 from sparkstudio.db.base import utcnow
 from sparkstudio.db.models import ApiToken, Event, User
 from sparkstudio.db.session import Database
-from sparkstudio.schemas.common import NAME_RULE, USER_NAME_RULE
-from sparkstudio.schemas.studios import STORAGE_RULE
+from sparkstudio.schemas.common import NAME_RULE, STORAGE_RULE, USER_NAME_RULE
 from sparkstudio.server import ControlPlane
 from tests.support import (
     ADMIN_NAME,
@@ -896,12 +895,11 @@ def test_validation_errors_list_every_bad_field(admin: UserClient) -> None:
         assert f"{field['field']}: {field['message']}" in error["message"]
 
 
-# --- reported bugs (xfail until fixed) -------------------------------------------------
+# --- bugs found by these tests (fixed; kept as regression tests) ----------------------
 
 
-def test_nul_bytes_never_reach_the_database(
-    request: pytest.FixtureRequest, admin: UserClient, database: Database, studio: dict[str, Any]
-) -> None:
+def test_nul_bytes_never_reach_the_database(admin: UserClient, studio: dict[str, Any]) -> None:
+    """PostgreSQL refuses NUL in text: malformed ids and names must stop before the query."""
     workspaces = f"/studios/{studio['id']}/workspaces"
     requests: list[tuple[str, str, dict[str, str] | None, dict[str, str] | None]] = [
         ("GET", "/studios/st-%00", None, None),

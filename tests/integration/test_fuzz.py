@@ -11,6 +11,7 @@ server's state (see ``STATEFUL_FIELDS``).
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from typing import Any, cast
 
@@ -41,9 +42,10 @@ STATEFUL_FIELDS = frozenset(
     {"next_token", "current_password", "network", "user", "group", "expires_in_days"}
 )
 
-# Random examples per operation (the coverage phase adds its boundary cases on SQLite).
-MAX_EXAMPLES = 25
-MAX_EXAMPLES_POSTGRES = 15
+# Random examples per operation (the coverage phase adds its boundary cases on SQLite);
+# raise them for a deeper run, e.g. SPARKSTUDIO_FUZZ_EXAMPLES=200.
+MAX_EXAMPLES = int(os.environ.get("SPARKSTUDIO_FUZZ_EXAMPLES", "15"))
+MAX_EXAMPLES_POSTGRES = max(1, MAX_EXAMPLES * 2 // 3)
 
 
 def _error_fields(response: Response) -> set[str]:

@@ -1,0 +1,1 @@
+"""Compute backends: plug-ins that start, observe, scale and stop Spark clusters."""

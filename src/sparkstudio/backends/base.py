@@ -1,0 +1,75 @@
+"""The backend interface.
+
+A backend runs clusters; it never touches the database or HTTP. ``start`` launches and
+returns an opaque JSON ``state`` that the control plane stores; every later call gets
+that state back. ``observe`` reports what is true now (and may return an updated state);
+the reconciler decides what to do about it. Failures a user must see are returned as an
+observation with a reason, not raised.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, ClassVar
+
+from sparkstudio.templates.spec import ClusterSpec
+
+State = dict[str, Any]
+
+
+class Health(StrEnum):
+    STARTING = "STARTING"  # processes launched, the cluster manager not up yet
+    BOOTSTRAPPING = "BOOTSTRAPPING"  # workers registering, the driver starting
+    READY = "READY"  # Spark Connect answers: usable
+    FAILED = "FAILED"  # a process the cluster cannot do without is gone
+
+
+@dataclass(frozen=True)
+class LaunchRequest:
+    cluster_id: str
+    spec: ClusterSpec
+    workdir: Path  # logs and scratch space of this cluster
+    event_log_dir: str  # a URI Spark writes event logs to (for the history server)
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    connect_url: str  # sc://… without the token
+    ui_url: str  # the driver's Spark UI
+    master_ui_url: str = ""
+
+
+@dataclass(frozen=True)
+class Observation:
+    health: Health
+    state: State
+    endpoints: Endpoints | None = None
+    workers_alive: int = 0
+    reason_code: str = ""
+    reason_message: str = ""
+    notes: list[str] = field(default_factory=list)  # things worth an event (e.g. replaced)
+
+
+class Backend(ABC):
+    """A compute plug-in, registered under the entry-point group ``sparkstudio.backends``."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    def start(self, request: LaunchRequest) -> State:
+        """Launch the cluster's processes and return at once (observe tells readiness)."""
+
+    @abstractmethod
+    def observe(self, state: State) -> Observation:
+        """What is true now; never raises for a cluster that died (FAILED, with a reason)."""
+
+    @abstractmethod
+    def scale(self, state: State, workers: int) -> State:
+        """Run ``workers`` workers; returns the new state."""
+
+    @abstractmethod
+    def stop(self, state: State) -> None:
+        """Stop every process of the cluster; idempotent."""

@@ -1,0 +1,218 @@
+"""The ``local`` backend: a Spark standalone cluster made of processes on this host.
+
+A cluster is one standalone master, N workers (each with the spec's cores and memory)
+and a Spark Connect server as its driver (``--master spark://…``), which authenticates
+clients with a per-cluster token passed in its environment, never on a command line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from sparkstudio.backends.base import Backend, Endpoints, Health, LaunchRequest, Observation, State
+from sparkstudio.spark import processes
+from sparkstudio.spark.home import SparkHome, find_spark_home
+from sparkstudio.spark.processes import ProcessRecord
+
+HOST = "127.0.0.1"
+MASTER_CLASS = "org.apache.spark.deploy.master.Master"
+WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
+CONNECT_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
+TOKEN_ENV = "SPARK_CONNECT_AUTHENTICATE_TOKEN"  # noqa: S105 (a variable name)
+DAEMON_MEMORY = "256m"  # heap of the master and worker daemons (not of the driver)
+DRIVER_MEMORY = "512m"
+
+
+class LocalBackend(Backend):
+    name = "local"
+
+    def __init__(self, spark_home: SparkHome | None = None) -> None:
+        self.spark = spark_home or find_spark_home()
+
+    # -- launch -------------------------------------------------------------------------
+
+    def _env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SPARK_", "PYSPARK_"))}
+        env.update(SPARK_HOME=str(self.spark.path), **extra)
+        return env
+
+    def start(self, request: LaunchRequest) -> State:
+        logs = request.workdir / "logs"
+        master_port, master_ui = processes.free_port(), processes.free_port()
+        master = processes.launch(
+            "master",
+            [
+                str(self.spark.bin("spark-class")),
+                MASTER_CLASS,
+                "--host",
+                HOST,
+                "--port",
+                str(master_port),
+                "--webui-port",
+                str(master_ui),
+            ],
+            self._env(SPARK_DAEMON_MEMORY=DAEMON_MEMORY),
+            logs / "master.log",
+        )
+        state: State = {
+            "master": master.to_json(),
+            "master_url": f"spark://{HOST}:{master_port}",
+            "master_ui_port": master_ui,
+            "worker_cores": request.spec.worker_cores,
+            "worker_memory_mib": request.spec.worker_memory_mib,
+            "workdir": str(request.workdir),
+            "workers": [],
+            "token": secrets.token_urlsafe(32),
+            "next_worker": 0,
+        }
+        try:
+            state = self.scale(state, max(request.spec.workers_min, 1))
+            state["driver"] = self._start_driver(request, state).to_json()
+        except Exception:
+            self.stop(state)
+            raise
+        return state
+
+    def _start_worker(self, state: State) -> dict[str, Any]:
+        index = state["next_worker"]
+        state["next_worker"] = index + 1
+        workdir = Path(state["workdir"])
+        ui_port = processes.free_port()
+        record = processes.launch(
+            f"worker-{index}",
+            [
+                str(self.spark.bin("spark-class")),
+                WORKER_CLASS,
+                "--host",
+                HOST,
+                "--cores",
+                str(state["worker_cores"]),
+                "--memory",
+                f"{state['worker_memory_mib']}m",
+                "--webui-port",
+                str(ui_port),
+                "--work-dir",
+                str(workdir / "work"),
+                state["master_url"],
+            ],
+            self._env(SPARK_DAEMON_MEMORY=DAEMON_MEMORY),
+            workdir / "logs" / f"worker-{index}.log",
+        )
+        return {**record.to_json(), "ui_port": ui_port}
+
+    def _start_driver(self, request: LaunchRequest, state: State) -> ProcessRecord:
+        spec = request.spec
+        connect_port, ui_port = processes.free_port(), processes.free_port()
+        state["connect_port"], state["driver_ui_port"] = connect_port, ui_port
+        conf = {
+            **spec.spark_conf,
+            "spark.executor.cores": str(spec.executor_cores),
+            "spark.executor.memory": f"{spec.executor_memory_mib}m",
+            "spark.connect.grpc.binding.address": HOST,
+            "spark.connect.grpc.binding.port": str(connect_port),
+            "spark.driver.host": HOST,
+            "spark.driver.bindAddress": HOST,
+            "spark.ui.port": str(ui_port),
+            "spark.eventLog.enabled": "true",
+            "spark.eventLog.dir": request.event_log_dir,
+        }
+        argv = [
+            str(self.spark.bin("spark-submit")),
+            "--class",
+            CONNECT_CLASS,
+            "--name",
+            f"sparkstudio {request.cluster_id}",
+            "--master",
+            state["master_url"],
+            "--driver-memory",
+            DRIVER_MEMORY,
+        ]
+        for key, value in conf.items():
+            argv += ["--conf", f"{key}={value}"]
+        argv.append("spark-internal")
+        env = self._env(**{TOKEN_ENV: state["token"]})
+        return processes.launch("driver", argv, env, request.workdir / "logs" / "driver.log")
+
+    # -- observe ------------------------------------------------------------------------
+
+    def _master_json(self, state: State) -> dict[str, Any] | None:
+        url = f"http://{HOST}:{state['master_ui_port']}/json/"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                data: dict[str, Any] = json.load(response)
+                return data
+        except (OSError, ValueError):
+            return None
+
+    def observe(self, state: State) -> Observation:
+        master = ProcessRecord.from_json(state["master"])
+        driver = ProcessRecord.from_json(state["driver"]) if "driver" in state else None
+        if not processes.is_alive(master):
+            return self._failed(
+                state, "MASTER_LOST", "the cluster's master process is gone", master
+            )
+        if driver is not None and not processes.is_alive(driver):
+            return self._failed(state, "DRIVER_LOST", "the cluster's Spark driver is gone", driver)
+        live = [w for w in state["workers"] if processes.is_alive(_worker_record(w))]
+        notes = [
+            f"worker {w['role']} (pid {w['pid']}) is gone"
+            for w in state["workers"]
+            if w not in live
+        ]
+        endpoints = self.endpoints(state)
+        master_json = self._master_json(state)
+        if master_json is None:
+            return Observation(Health.STARTING, state, endpoints, 0, notes=notes)
+        alive = sum(1 for w in master_json.get("workers", []) if w.get("state") == "ALIVE")
+        ready = alive >= 1 and processes.port_open(state["connect_port"])
+        health = Health.READY if ready else Health.BOOTSTRAPPING
+        return Observation(health, state, endpoints, alive, notes=notes)
+
+    def _failed(self, state: State, code: str, what: str, record: ProcessRecord) -> Observation:
+        message = f"{what} (pid {record.pid}); its log is {record.log}"
+        return Observation(Health.FAILED, state, reason_code=code, reason_message=message)
+
+    def endpoints(self, state: State) -> Endpoints:
+        return Endpoints(
+            connect_url=f"sc://localhost:{state.get('connect_port', 0)}",
+            ui_url=f"http://{HOST}:{state.get('driver_ui_port', 0)}",
+            master_ui_url=f"http://{HOST}:{state['master_ui_port']}",
+        )
+
+    # -- scale and stop -----------------------------------------------------------------
+
+    def scale(self, state: State, workers: int) -> State:
+        state = dict(state)
+        live = [w for w in state["workers"] if processes.is_alive(_worker_record(w))]
+        while len(live) < workers:
+            live.append(self._start_worker(state))
+        while len(live) > workers:
+            # The newest worker goes first: the oldest ones hold the most cached work.
+            processes.stop(_worker_record(live.pop()))
+        state["workers"] = live
+        return state
+
+    def stop(self, state: State) -> None:
+        records = [ProcessRecord.from_json(state["driver"])] if "driver" in state else []
+        records += [_worker_record(w) for w in state.get("workers", [])]
+        records.append(ProcessRecord.from_json(state["master"]))
+        for record in records:  # driver first, so it does not report lost executors
+            processes.stop(record)
+
+    @staticmethod
+    def processes(state: State) -> list[ProcessRecord]:
+        """Every process of the cluster (for checks that none survives)."""
+        records = [ProcessRecord.from_json(state["master"])]
+        records += [_worker_record(w) for w in state.get("workers", [])]
+        if "driver" in state:
+            records.append(ProcessRecord.from_json(state["driver"]))
+        return records
+
+
+def _worker_record(worker: dict[str, Any]) -> ProcessRecord:
+    return ProcessRecord.from_json({k: v for k, v in worker.items() if k != "ui_port"})

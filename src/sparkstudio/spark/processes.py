@@ -1,0 +1,118 @@
+"""Start, watch and stop the host processes a cluster is made of.
+
+Every process is started in a session (process group) of its own, its output goes to a
+log file, and it is identified by PID *and* start time, so that a recycled PID is never
+mistaken for (or killed as) ours.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ProcessRecord:
+    role: str
+    pid: int
+    start_ticks: int  # /proc/<pid>/stat field 22: start time in clock ticks since boot
+    log: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ProcessRecord:
+        return cls(**data)
+
+
+def start_ticks(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may contain spaces; fields after it are space-separated.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return int(fields[19])
+
+
+def launch(role: str, argv: list[str], env: dict[str, str], log: Path) -> ProcessRecord:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as output:
+        process = subprocess.Popen(  # noqa: S603
+            argv,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    ticks = start_ticks(process.pid)
+    if ticks is None:  # exited at once
+        process.wait()
+        raise RuntimeError(f"{role} exited at start (code {process.returncode}); see {log}")
+    return ProcessRecord(role, process.pid, ticks, str(log))
+
+
+def is_alive(record: ProcessRecord) -> bool:
+    """Running and still the same process (not a zombie, not a recycled PID)."""
+    if start_ticks(record.pid) != record.start_ticks:
+        return False
+    try:
+        state = Path(f"/proc/{record.pid}/stat").read_text()
+    except OSError:
+        return False
+    return state[state.rindex(")") + 2] != "Z"
+
+
+def stop(record: ProcessRecord, grace: float = 10.0) -> None:
+    """SIGTERM the process's group, then SIGKILL what is left after ``grace`` seconds."""
+    if not is_alive(record):
+        _reap(record.pid)
+        return
+    _signal_group(record.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        _reap(record.pid)
+        if not is_alive(record):
+            return
+        time.sleep(0.1)
+    _signal_group(record.pid, signal.SIGKILL)
+    for _ in range(50):
+        _reap(record.pid)
+        if not is_alive(record):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{record.role} (pid {record.pid}) survived SIGKILL")
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, sig)  # our processes lead their own group
+
+
+def _reap(pid: int) -> None:
+    # Our own children become zombies until waited for.
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
