@@ -68,6 +68,7 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
 
 
 Db = Annotated[Session, Depends(get_db)]
+AppDatabase = Annotated[Database, Depends(get_database)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 _bearer = HTTPBearer(auto_error=False, description="A session or API token.")
 

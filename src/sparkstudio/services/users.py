@@ -16,6 +16,8 @@ from sparkstudio.services.common import flush_or_conflict, page
 
 
 def create_user(db: Session, data: UserCreate) -> User:
+    # Hash first: argon2 takes ~0.1 s and the write lock may be taken by the first query.
+    password_hash = hash_password(data.password.get_secret_value()) if data.password else None
     if get_user_by_name(db, data.name) is not None:
         raise Conflict(f"a user named '{data.name}' already exists", reason="AlreadyExists")
     user = User(
@@ -23,7 +25,7 @@ def create_user(db: Session, data: UserCreate) -> User:
         name=data.name,
         display_name=data.display_name,
         email=data.email,
-        password_hash=hash_password(data.password.get_secret_value()) if data.password else None,
+        password_hash=password_hash,
         is_platform_admin=data.is_platform_admin,
         groups=[],
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 from sqlalchemy import select
 
-from sparkstudio.api.deps import AppSettings, Authorized, Db, requires
+from sparkstudio.api.deps import AppDatabase, AppSettings, Authorized, Db, requires
 from sparkstudio.api.errors import ERROR_RESPONSES
 from sparkstudio.auth.actions import ACTIONS, Action, Role
 from sparkstudio.auth.passwords import hash_password, verify_password
@@ -21,13 +21,18 @@ router = APIRouter(tags=["session"], responses=ERROR_RESPONSES)
 
 
 @router.post("/auth/login", status_code=status.HTTP_200_OK)
-def login(body: LoginRequest, db: Db, settings: AppSettings) -> LoginResponse:
+def login(body: LoginRequest, database: AppDatabase, settings: AppSettings) -> LoginResponse:
     """Exchange a user name and password for a session token (no token needed)."""
-    token, value, user = token_service.login(
-        db, body.username, body.password.get_secret_value(), settings
-    )
-    db.commit()
-    return LoginResponse(token=value, expires_at=token.expires_at, user=user_public(user))
+    # The password check (argon2) runs on a read session: a login must not hold the
+    # write lock that every other writer waits on.
+    with database.session(write=False) as reader:
+        user_id = token_service.check_password_login(
+            reader, body.username, body.password.get_secret_value()
+        ).id
+    with database.transaction() as writer:
+        user = get_user_or_404(writer, user_id)
+        token, value = token_service.issue_session(writer, user, settings)
+        return LoginResponse(token=value, expires_at=token.expires_at, user=user_public(user))
 
 
 @router.post(
