@@ -119,9 +119,6 @@ class Access:
         return self.studio
 
 
-_ITEM_PARAMS = {"workspace": "workspace_id", "member": "member_id"}
-
-
 _KINDS = {
     "studio_id": "studio",
     "workspace_id": "workspace",
@@ -158,7 +155,8 @@ def authorize(request: Request, db: Db, principal: CurrentPrincipal) -> Access:
         grants = get_auth_cache(request).grants(
             principal, studio.id, lambda: grants_in_studio(db, principal, studio.id)
         )
-        item = request.path_params.get(_ITEM_PARAMS.get(spec.resource_kind, ""))
+        # Item routes name the item as "<kind>_id" (workspace_id, member_id, …).
+        item = request.path_params.get(f"{spec.resource_kind}_id") if spec.resource_kind else None
         resource = studio_resource(studio.id, spec.resource_kind, item)
     decision = decide(
         action, is_platform_admin=principal.is_platform_admin, grants=grants, resource=resource
