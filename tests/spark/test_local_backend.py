@@ -98,7 +98,12 @@ def test_a_killed_worker_is_reported_and_scale_replaces_it(
 ) -> None:
     worker = cluster["workers"][0]
     os.kill(worker["pid"], signal.SIGKILL)
+    # SIGKILL is delivered asynchronously: observe until the death is visible.
+    deadline = time.monotonic() + 20
     observation = backend.observe(cluster)
+    while not observation.notes and time.monotonic() < deadline:
+        time.sleep(0.2)
+        observation = backend.observe(cluster)
     assert any(str(worker["pid"]) in note for note in observation.notes)
     scaled = backend.scale(cluster, 2)
     cluster.update(scaled)
