@@ -83,8 +83,14 @@ def test_a_wrong_token_is_refused(backend: LocalBackend, cluster: State) -> None
     from pyspark.sql import SparkSession
 
     url = f"{backend.endpoints(cluster).connect_url}/;token=not-the-token"
-    with pytest.raises(SparkConnectGrpcException, match=r"UNAUTHENTICATED|authenticat"):
-        SparkSession.builder.remote(url).create().range(1).collect()
+    session = SparkSession.builder.remote(url).create()
+    try:
+        with pytest.raises(SparkConnectGrpcException, match=r"UNAUTHENTICATED|authenticat"):
+            session.range(1).collect()
+    finally:
+        # An unclosed client retries cleanup calls at interpreter exit, against a cluster
+        # that is gone by then: the test process would hang.
+        session.client.close()
 
 
 def test_the_token_is_not_on_any_command_line(cluster: State) -> None:
