@@ -18,7 +18,10 @@ Knobs (environment): ``BENCH_API_BACKENDS`` (``sqlite,postgres``), ``BENCH_API_W
 (16), ``BENCH_API_SEQUENTIAL`` (300 requests), ``BENCH_API_CLIENT`` (``wrk`` or ``asyncio``;
 default: wrk when installed), ``BENCH_PG_URL`` (``postgresql+psycopg://postgres@127.0.0.1:5432``),
 ``BENCH_API_VARIANTS`` (``as-is``; what-if servers such as ``uvloop`` or ``uvloop+workers2``
-patch the server process at start, see ``PATCHES``; they never touch ``src/``).
+patch the server process at start, see ``PATCHES``; they never touch ``src/``),
+``BENCH_API_MAX_OTHER`` (0.25: a case is measured again, up to 3 times, when other processes
+used more than this share of a core meanwhile), ``BENCH_API_QUIET_WAIT`` (30 s: how long to
+wait for an idle machine before each case).
 """
 
 from __future__ import annotations
