@@ -114,7 +114,7 @@ class ControlPlane:
     def _write_runtime_file(self) -> None:
         # Lets local tools find a running control plane without guessing its port.
         info = {"url": self.url, "pid": os.getpid()}
-        self.settings.home.joinpath("run", "server.json").write_text(json.dumps(info))
+        self.runtime_file.write_text(json.dumps(info))
 
     def banner(self) -> str:
         return (

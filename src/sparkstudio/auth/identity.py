@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from sparkstudio.auth import tokens
@@ -74,14 +74,19 @@ def load_principal(db: Session, presented: str | None) -> tuple[Principal, datet
     return principal, token.expires_at
 
 
-def grants_in_studio(db: Session, principal: Principal, studio_id: str) -> list[Grant]:
-    """The caller's memberships in a studio, directly and through their groups."""
+def is_member(principal: Principal) -> ColumnElement[bool]:
+    """A membership row that is the principal's, directly or through one of their groups."""
     condition = Membership.user_id == principal.user_id
     if principal.group_ids:
         condition = condition | Membership.group_id.in_(principal.group_ids)
+    return condition
+
+
+def grants_in_studio(db: Session, principal: Principal, studio_id: str) -> list[Grant]:
+    """The caller's memberships in a studio, directly and through their groups."""
     rows = db.execute(
         select(Membership.role, Membership.session_policy).where(
-            Membership.studio_id == studio_id, condition
+            Membership.studio_id == studio_id, is_member(principal)
         )
     ).all()
     return [

@@ -198,10 +198,8 @@ class LocalBackend(Backend):
         return state
 
     def stop(self, state: State) -> None:
-        records = [ProcessRecord.from_json(state["driver"])] if "driver" in state else []
-        records += [_worker_record(w) for w in state.get("workers", [])]
-        records.append(ProcessRecord.from_json(state["master"]))
-        for record in records:  # driver first, so it does not report lost executors
+        # Reverse start order: the driver first, so it does not report lost executors.
+        for record in reversed(self.processes(state)):
             processes.stop(record)
 
     @staticmethod

@@ -10,7 +10,7 @@ import httpx
 from pydantic import BaseModel
 
 from sparkstudio.client.resources import Groups, Members, Studios, Tokens, Users, Workspaces
-from sparkstudio.errors import StudioError, Unauthenticated, from_response
+from sparkstudio.errors import StudioError, from_response
 from sparkstudio.schemas.common import Page
 from sparkstudio.schemas.session import ActionInfo, WhoAmI
 from sparkstudio.schemas.tokens import LoginResponse
@@ -120,10 +120,6 @@ class Client:
     def health(self) -> dict[str, Any]:
         body: dict[str, Any] = self.request("GET", "/health")
         return body
-
-    def require_token(self) -> None:
-        if not self.token:
-            raise Unauthenticated("not logged in; run 'sparkstudio login' first")
 
     # -- lifecycle ----------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from sparkstudio.auth.identity import Principal
+from sparkstudio.auth.identity import Principal, is_member
 from sparkstudio.db.models import Membership, Studio, Workspace
 from sparkstudio.errors import Conflict, NotFound
 from sparkstudio.ids import new_id
@@ -55,10 +55,9 @@ def list_studios(
     """The studios the caller belongs to (all of them for platform admins)."""
     statement = select(Studio)
     if not principal.is_platform_admin:
-        member = Membership.user_id == principal.user_id
-        if principal.group_ids:
-            member = member | Membership.group_id.in_(principal.group_ids)
-        statement = statement.where(exists().where(Membership.studio_id == Studio.id, member))
+        statement = statement.where(
+            exists().where(Membership.studio_id == Studio.id, is_member(principal))
+        )
     if name is not None:
         statement = statement.where(Studio.name == name)
     return page(db, statement, Studio.id, limit, next_token)

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sparkstudio.api.deps import AppDatabase, AppSettings, Authorized, Db, requires
 from sparkstudio.api.errors import ERROR_RESPONSES
 from sparkstudio.auth.actions import ACTIONS, Action, Role
+from sparkstudio.auth.identity import is_member
 from sparkstudio.auth.passwords import hash_password, verify_password
 from sparkstudio.db.models import Membership, Studio
 from sparkstudio.errors import Invalid
@@ -50,13 +51,10 @@ def logout(access: Authorized, db: Db) -> None:
 def whoami(access: Authorized, db: Db) -> WhoAmI:
     principal = access.principal
     user = get_user_or_404(db, principal.user_id)
-    condition = Membership.user_id == principal.user_id
-    if principal.group_ids:
-        condition = condition | Membership.group_id.in_(principal.group_ids)
     rows = db.execute(
         select(Studio.id, Studio.name, Membership.role)
         .join(Membership, Membership.studio_id == Studio.id)
-        .where(condition)
+        .where(is_member(principal))
         .order_by(Studio.name)
     ).all()
     studios: dict[str, StudioRole] = {}
