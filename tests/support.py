@@ -26,6 +26,7 @@ from sqlalchemy.engine import make_url
 from sparkstudio.api.app import API_PREFIX, create_app
 from sparkstudio.api.deps import ACTION_KEY
 from sparkstudio.auth.actions import ACTIONS, Action, ActionSpec
+from sparkstudio.clusters.runtime import ClusterRuntime
 from sparkstudio.db.session import Database
 from sparkstudio.server import ControlPlane
 from sparkstudio.settings import Settings
@@ -293,7 +294,8 @@ def offline_app() -> FastAPI:
     """The app as ``create_app`` builds it, for collection time (no database is opened)."""
     database = Database("sqlite://")
     try:
-        return create_app(Settings(home=Path("/nonexistent/sparkstudio-tests")), database)
+        settings = Settings(home=Path("/nonexistent/sparkstudio-tests"))
+        return create_app(settings, database, ClusterRuntime(settings, database))
     finally:
         database.dispose()
 

@@ -75,8 +75,16 @@ class Invalid(StudioError):
         return cls(f"{field}: {message}", fields=[{"field": field, "message": message}])
 
 
+class Unavailable(StudioError):
+    """The platform cannot do this now or on this host (e.g. no Java for Spark)."""
+
+    status = 503
+    default_reason = "ServiceUnavailable"
+
+
 _BY_STATUS: dict[int, type[StudioError]] = {
-    cls.status: cls for cls in (BadRequest, Unauthenticated, Forbidden, NotFound, Conflict, Invalid)
+    cls.status: cls
+    for cls in (BadRequest, Unauthenticated, Forbidden, NotFound, Conflict, Invalid, Unavailable)
 }
 
 

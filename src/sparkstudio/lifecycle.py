@@ -119,3 +119,40 @@ WORKSPACE = TransitionTable(
         _W.DELETING: frozenset(),
     },
 )
+
+
+def note(
+    db: Session, table: TransitionTable, resource: Stateful, reason: Reason, actor: str
+) -> Event:
+    """Record something that happened to ``resource`` without a status change (e.g. scaling)."""
+    return record_event(db, table, resource, resource.status, reason, actor)
+
+
+class ClusterStatus(StrEnum):
+    """EMR's cluster states: RUNNING runs Spark jobs, WAITING is ready and idle."""
+
+    STARTING = "STARTING"
+    BOOTSTRAPPING = "BOOTSTRAPPING"
+    RUNNING = "RUNNING"
+    WAITING = "WAITING"
+    TERMINATING = "TERMINATING"
+    TERMINATED = "TERMINATED"
+    TERMINATED_WITH_ERRORS = "TERMINATED_WITH_ERRORS"
+
+
+_C = ClusterStatus
+CLUSTER_ENDED = frozenset({_C.TERMINATED, _C.TERMINATED_WITH_ERRORS})
+CLUSTER = TransitionTable(
+    kind="cluster",
+    initial=_C.STARTING,
+    terminal=CLUSTER_ENDED,
+    moves={
+        _C.STARTING: frozenset({_C.BOOTSTRAPPING, _C.RUNNING, _C.WAITING, _C.TERMINATING}),
+        _C.BOOTSTRAPPING: frozenset({_C.RUNNING, _C.WAITING, _C.TERMINATING}),
+        _C.RUNNING: frozenset({_C.WAITING, _C.TERMINATING}),
+        _C.WAITING: frozenset({_C.RUNNING, _C.TERMINATING}),
+        _C.TERMINATING: frozenset({_C.TERMINATED, _C.TERMINATED_WITH_ERRORS}),
+        _C.TERMINATED: frozenset(),
+        _C.TERMINATED_WITH_ERRORS: frozenset(),
+    },
+)

@@ -20,9 +20,11 @@ from types import TracebackType
 import uvicorn
 
 from sparkstudio.api.app import API_PREFIX, DOCS_URL, OPENAPI_URL, create_app
+from sparkstudio.clusters.runtime import ClusterRuntime
 from sparkstudio.db.migrate import upgrade
 from sparkstudio.db.session import Database
 from sparkstudio.services.bootstrap import ensure_admin
+from sparkstudio.services.templates import ensure_builtin_templates
 from sparkstudio.settings import Settings
 
 log = logging.getLogger("sparkstudio.server")
@@ -41,6 +43,7 @@ def prepare(settings: Settings) -> Prepared:
     upgrade(database.engine)
     with database.transaction() as db:
         password = ensure_admin(db, settings)
+        ensure_builtin_templates(db)
     return Prepared(database, password)
 
 
@@ -69,7 +72,8 @@ class ControlPlane:
         host, port = self.socket.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
         self.url = f"http://{shown}:{port}"
-        app = create_app(settings, self.prepared.database)
+        self.clusters = ClusterRuntime(settings, self.prepared.database)
+        app = create_app(settings, self.prepared.database, self.clusters)
         config = uvicorn.Config(
             app,
             log_level=log_level,
@@ -93,12 +97,15 @@ class ControlPlane:
             self._thread.join(0.01)
         if not self.server.started:
             raise RuntimeError("the control plane failed to start; see the log above")
+        self.clusters.start()
         self._write_runtime_file()
         return self
 
     def stop(self) -> None:
         self.server.should_exit = True
         self._thread.join(timeout=15)
+        # Clusters keep running: the next start re-adopts them.
+        self.clusters.stop()
         self.socket.close()
         self.prepared.database.dispose()
         self.runtime_file.unlink(missing_ok=True)

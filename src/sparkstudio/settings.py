@@ -46,6 +46,34 @@ class Settings(BaseSettings):
         default=["default"], description="Networks a studio allows when none are given."
     )
 
+    cluster_backend: str = Field(
+        default="local",
+        description="Backend that runs clusters launched from templates or specs "
+        "(an entry point of group sparkstudio.backends).",
+    )
+    cluster_poll_seconds: float = Field(
+        default=2.0,
+        ge=0.2,
+        le=60,
+        description="How often a ready cluster is observed (activity, scaling, idleness).",
+    )
+    cluster_start_timeout_seconds: int = Field(
+        default=600,
+        ge=30,
+        le=3600,
+        description="A cluster not usable this long after launch ends with errors.",
+    )
+    scale_in_idle_seconds: int = Field(
+        default=60,
+        ge=5,
+        le=86400,
+        description="Managed scaling stops a worker that has run no executor for this long.",
+    )
+    history_server: bool = Field(
+        default=True,
+        description="Run a Spark history server for the event logs of every cluster.",
+    )
+
     @field_validator("home")
     @classmethod
     def _expand_home(cls, value: Path) -> Path:
@@ -59,6 +87,15 @@ class Settings(BaseSettings):
     def store_root(self) -> Path:
         """Root of the embedded ``file://`` object store."""
         return self.home / "store"
+
+    @property
+    def event_log_dir(self) -> Path:
+        """Where every cluster's Spark event logs go (what the history server reads)."""
+        return self.store_root / "spark-events"
+
+    @property
+    def clusters_dir(self) -> Path:
+        return self.home / "clusters"
 
     def ensure_home(self) -> None:
         for directory in (self.home, self.store_root, self.home / "logs", self.home / "run"):

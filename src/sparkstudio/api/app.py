@@ -13,8 +13,20 @@ from pydantic import BaseModel
 
 from sparkstudio import __version__
 from sparkstudio.api import errors
-from sparkstudio.api.routers import groups, members, session, studios, tokens, users, workspaces
+from sparkstudio.api.routers import (
+    cluster_ui,
+    clusters,
+    groups,
+    members,
+    session,
+    studios,
+    templates,
+    tokens,
+    users,
+    workspaces,
+)
 from sparkstudio.auth.cache import AuthCache
+from sparkstudio.clusters.runtime import ClusterRuntime
 from sparkstudio.db.session import Database
 from sparkstudio.settings import Settings
 
@@ -29,7 +41,7 @@ class Health(BaseModel):
     version: str
 
 
-def create_app(settings: Settings, database: Database) -> FastAPI:
+def create_app(settings: Settings, database: Database, runtime: ClusterRuntime) -> FastAPI:
     app = FastAPI(
         title="sparkstudio",
         version=__version__,
@@ -41,6 +53,7 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
     app.state.settings = settings
     app.state.database = database
     app.state.auth_cache = AuthCache(settings.auth_cache_seconds)
+    app.state.clusters = runtime
     # Users, tokens, groups and memberships change only through writes: drop the cache
     # as soon as any write commits, before its response is sent.
     database.on_write_commit(app.state.auth_cache.invalidate)
@@ -48,7 +61,8 @@ def create_app(settings: Settings, database: Database) -> FastAPI:
 
     # Routers are included into the app directly: each level of nesting adds a pass of
     # route matching to every request.
-    for module in (session, users, groups, studios, members, workspaces, tokens):
+    routers = (session, users, groups, studios, members, workspaces, tokens, templates)
+    for module in (*routers, clusters, cluster_ui):
         app.include_router(module.router, prefix=API_PREFIX)
 
     @app.get(f"{API_PREFIX}/health", tags=["session"])

@@ -20,6 +20,7 @@ from sparkstudio.auth.actions import ACTIONS, Action, Scope, studio_resource
 from sparkstudio.auth.cache import AuthCache
 from sparkstudio.auth.identity import Principal, authenticate, grants_in_studio, load_principal
 from sparkstudio.auth.policy import Decision, decide
+from sparkstudio.clusters.runtime import ClusterRuntime
 from sparkstudio.db.models import Studio
 from sparkstudio.db.session import Database
 from sparkstudio.errors import Forbidden, NotFound
@@ -28,6 +29,7 @@ from sparkstudio.services import tokens as token_service
 from sparkstudio.settings import Settings
 
 ACTION_KEY = "x-sparkstudio-action"
+SESSION_COOKIE = "sparkstudio_session"
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -73,6 +75,14 @@ AppSettings = Annotated[Settings, Depends(get_settings)]
 _bearer = HTTPBearer(auto_error=False, description="A session or API token.")
 
 
+def get_cluster_runtime(request: Request) -> ClusterRuntime:
+    runtime: ClusterRuntime = request.app.state.clusters
+    return runtime
+
+
+Runtime = Annotated[ClusterRuntime, Depends(get_cluster_runtime)]
+
+
 def get_auth_cache(request: Request) -> AuthCache:
     cache: AuthCache = request.app.state.auth_cache
     return cache
@@ -83,9 +93,13 @@ def get_principal(
     db: Db,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    if credentials is None:
+    presented = credentials.credentials if credentials is not None else None
+    if presented is None and request.method in _READ_METHODS:
+        # Browsers send the login cookie; reads only, so a forged cross-site request
+        # cannot change anything.
+        presented = request.cookies.get(SESSION_COOKIE)
+    if presented is None:
         return authenticate(db, None)  # raises the 401
-    presented = credentials.credentials
     principal = get_auth_cache(request).principal(presented, lambda: load_principal(db, presented))
     if principal.needs_touch:
         if request.method in _READ_METHODS:
@@ -126,6 +140,7 @@ _KINDS = {
     "user_id": "user",
     "group_id": "group",
     "token_id": "token",
+    "cluster_id": "cluster",
 }
 _ID = re.compile(ID_PATTERN)
 
@@ -155,8 +170,13 @@ def authorize(request: Request, db: Db, principal: CurrentPrincipal) -> Access:
         grants = get_auth_cache(request).grants(
             principal, studio.id, lambda: grants_in_studio(db, principal, studio.id)
         )
-        # Item routes name the item as "<kind>_id" (workspace_id, member_id, …).
-        item = request.path_params.get(f"{spec.resource_kind}_id") if spec.resource_kind else None
+        # Item routes name the item as "<kind>_id" (workspace_id, …) or "<kind>_name".
+        item = None
+        if spec.resource_kind:
+            params = request.path_params
+            item = params.get(f"{spec.resource_kind}_id") or params.get(
+                f"{spec.resource_kind}_name"
+            )
         resource = studio_resource(studio.id, spec.resource_kind, item)
     decision = decide(
         action, is_platform_admin=principal.is_platform_admin, grants=grants, resource=resource

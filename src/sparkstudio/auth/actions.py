@@ -66,6 +66,27 @@ class Action(StrEnum):
     WORKSPACE_DESCRIBE = "workspace:Describe"
     WORKSPACE_UPDATE = "workspace:Update"
     WORKSPACE_DELETE = "workspace:Delete"
+    STUDIO_SET_QUOTAS = "studio:SetQuotas"
+
+    TEMPLATE_PUBLISH = "template:Publish"
+    TEMPLATE_LIST = "template:List"
+    TEMPLATE_DESCRIBE = "template:Describe"
+    TEMPLATE_DELETE = "template:Delete"
+    TEMPLATE_SHARE = "template:Share"
+    TEMPLATE_UNSHARE = "template:Unshare"
+    TEMPLATE_LIST_SHARED = "template:ListShared"
+    TEMPLATE_DESCRIBE_SHARED = "template:DescribeShared"
+
+    CLUSTER_CREATE = "cluster:Create"
+    CLUSTER_CREATE_FROM_SPEC = "cluster:CreateFromSpec"
+    CLUSTER_REGISTER = "cluster:Register"
+    CLUSTER_LIST = "cluster:List"
+    CLUSTER_DESCRIBE = "cluster:Describe"
+    CLUSTER_CONNECT = "cluster:Connect"
+    CLUSTER_VIEW_UI = "cluster:ViewUI"
+    CLUSTER_SCALE = "cluster:Scale"
+    CLUSTER_TERMINATE = "cluster:Terminate"
+    USAGE_DESCRIBE = "usage:Describe"
 
 
 @dataclass(frozen=True)
@@ -131,6 +152,59 @@ ACTIONS: dict[Action, ActionSpec] = {
         _studio(A.WORKSPACE_DESCRIBE, _BOTH, "workspace", "Describe a workspace and its events."),
         _studio(A.WORKSPACE_UPDATE, _BOTH, "workspace", "Rename, describe or tag a workspace."),
         _studio(A.WORKSPACE_DELETE, _BOTH, "workspace", "Delete a workspace."),
+        _studio(
+            A.STUDIO_SET_QUOTAS,
+            frozenset(),
+            "",
+            "Set the studio's cluster quotas (platform admins only).",
+        ),
+        _platform(A.TEMPLATE_PUBLISH, "Publish a cluster template or a new version of one."),
+        _platform(A.TEMPLATE_LIST, "List every published template."),
+        _platform(A.TEMPLATE_DESCRIBE, "Describe a template: text, versions and shares."),
+        _platform(A.TEMPLATE_DELETE, "Delete a template (its clusters keep running)."),
+        _platform(A.TEMPLATE_SHARE, "Share a template with a studio."),
+        _platform(A.TEMPLATE_UNSHARE, "Stop sharing a template with a studio."),
+        _studio(
+            A.TEMPLATE_LIST_SHARED, _BOTH, "template", "List the templates shared with the studio."
+        ),
+        _studio(
+            A.TEMPLATE_DESCRIBE_SHARED,
+            _BOTH,
+            "template",
+            "Describe a shared template's parameters.",
+        ),
+        _studio(
+            A.CLUSTER_CREATE, _BOTH, "cluster", "Launch a cluster from a template shared with it."
+        ),
+        _studio(
+            A.CLUSTER_CREATE_FROM_SPEC,
+            _ADMIN,
+            "cluster",
+            "Launch a cluster from a raw cluster spec, without a template.",
+        ),
+        _studio(
+            A.CLUSTER_REGISTER,
+            _ADMIN,
+            "cluster",
+            "Register an existing Spark Connect endpoint as a cluster (bring your own Spark).",
+        ),
+        _studio(A.CLUSTER_LIST, _BOTH, "cluster", "List the studio's clusters."),
+        _studio(A.CLUSTER_DESCRIBE, _BOTH, "cluster", "Describe a cluster and its events."),
+        _studio(
+            A.CLUSTER_CONNECT,
+            _BOTH,
+            "cluster",
+            "Get a cluster's Spark Connect address with its credentials.",
+        ),
+        _studio(
+            A.CLUSTER_VIEW_UI,
+            _BOTH,
+            "cluster",
+            "Open a cluster's Spark UI and its history server pages.",
+        ),
+        _studio(A.CLUSTER_SCALE, _BOTH, "cluster", "Change a cluster's worker bounds."),
+        _studio(A.CLUSTER_TERMINATE, _BOTH, "cluster", "Terminate a cluster."),
+        _studio(A.USAGE_DESCRIBE, _BOTH, "usage", "Report the studio's core and memory usage."),
     )
 }
 

@@ -10,11 +10,13 @@ observation with a reason, not raised.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar
 
+from sparkstudio.spark.driver import DriverActivity
 from sparkstudio.templates.spec import ClusterSpec
 
 State = dict[str, Any]
@@ -33,6 +35,7 @@ class LaunchRequest:
     spec: ClusterSpec
     workdir: Path  # logs and scratch space of this cluster
     event_log_dir: str  # a URI Spark writes event logs to (for the history server)
+    ui_proxy_base: str = ""  # the path the control plane serves the driver's UI under
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,21 @@ class Observation:
     workers_alive: int = 0
     reason_code: str = ""
     reason_message: str = ""
-    notes: list[str] = field(default_factory=list)  # things worth an event (e.g. replaced)
+    # Workers (by name) whose process is gone: the reconciler records and replaces them.
+    lost_workers: list[str] = field(default_factory=list)
+    # Live workers running no executor: what managed scaling may stop first.
+    idle_workers: list[str] = field(default_factory=list)
+    activity: DriverActivity | None = None
+    managed_workers: bool = True  # False when the workers are not ours to scale
+
+
+@dataclass(frozen=True)
+class Worker:
+    """A started worker, for usage metering."""
+
+    name: str
+    cores: int
+    memory_mib: int
 
 
 class Backend(ABC):
@@ -67,8 +84,20 @@ class Backend(ABC):
         """What is true now; never raises for a cluster that died (FAILED, with a reason)."""
 
     @abstractmethod
-    def scale(self, state: State, workers: int) -> State:
-        """Run ``workers`` workers; returns the new state."""
+    def scale(self, state: State, workers: int, *, remove_first: Sequence[str] = ()) -> State:
+        """Run ``workers`` live workers; returns the new state.
+
+        Lost workers are dropped from the state and replaced; when scaling in, the
+        workers named in ``remove_first`` are stopped before any other.
+        """
+
+    @abstractmethod
+    def workers(self, state: State) -> list[Worker]:
+        """The workers the state holds (alive or not), for metering."""
+
+    def check(self) -> str:
+        """Why this backend cannot run clusters on this host ("" when it can)."""
+        return ""
 
     @abstractmethod
     def stop(self, state: State) -> None:

@@ -11,12 +11,23 @@ import json
 import os
 import secrets
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sparkstudio.backends.base import Backend, Endpoints, Health, LaunchRequest, Observation, State
+from sparkstudio.backends.base import (
+    Backend,
+    Endpoints,
+    Health,
+    LaunchRequest,
+    Observation,
+    State,
+    Worker,
+)
 from sparkstudio.spark import processes
+from sparkstudio.spark.driver import read_activity
 from sparkstudio.spark.home import SparkHome, find_spark_home
+from sparkstudio.spark.java import check_java
 from sparkstudio.spark.processes import ProcessRecord
 
 HOST = "127.0.0.1"
@@ -154,24 +165,43 @@ class LocalBackend(Backend):
         driver = ProcessRecord.from_json(state["driver"]) if "driver" in state else None
         if not processes.is_alive(master):
             return self._failed(
-                state, "MASTER_LOST", "the cluster's master process is gone", master
+                state,
+                "MASTER_LOST",
+                "the cluster's master process is gone; its workers and driver cannot go on",
+                master,
             )
         if driver is not None and not processes.is_alive(driver):
-            return self._failed(state, "DRIVER_LOST", "the cluster's Spark driver is gone", driver)
-        live = [w for w in state["workers"] if processes.is_alive(_worker_record(w))]
-        notes = [
-            f"worker {w['role']} (pid {w['pid']}) is gone"
-            for w in state["workers"]
-            if w not in live
-        ]
+            return self._failed(
+                state,
+                "DRIVER_LOST",
+                "the cluster's Spark driver (the Connect server) is gone, and its sessions with it",
+                driver,
+            )
+        lost = [w["role"] for w in state["workers"] if not processes.is_alive(_worker_record(w))]
         endpoints = self.endpoints(state)
         master_json = self._master_json(state)
         if master_json is None:
-            return Observation(Health.STARTING, state, endpoints, 0, notes=notes)
-        alive = sum(1 for w in master_json.get("workers", []) if w.get("state") == "ALIVE")
-        ready = alive >= 1 and processes.port_open(state["connect_port"])
+            return Observation(Health.STARTING, state, endpoints, 0, lost_workers=lost)
+        registered = [w for w in master_json.get("workers", []) if w.get("state") == "ALIVE"]
+        by_ui_port = {w["ui_port"]: w["role"] for w in state["workers"]}
+        idle = [
+            by_ui_port[port]
+            for w in registered
+            if (port := _port_of(str(w.get("webuiaddress", "")))) in by_ui_port
+            and int(w.get("coresused", 0)) == 0
+        ]
+        ready = len(registered) >= 1 and processes.port_open(state["connect_port"])
         health = Health.READY if ready else Health.BOOTSTRAPPING
-        return Observation(health, state, endpoints, alive, notes=notes)
+        activity = read_activity(endpoints.ui_url) if ready else None
+        return Observation(
+            health,
+            state,
+            endpoints,
+            len(registered),
+            lost_workers=lost,
+            idle_workers=[name for name in idle if name not in lost],
+            activity=activity,
+        )
 
     def _failed(self, state: State, code: str, what: str, record: ProcessRecord) -> Observation:
         message = f"{what} (pid {record.pid}); its log is {record.log}"
@@ -186,16 +216,29 @@ class LocalBackend(Backend):
 
     # -- scale and stop -----------------------------------------------------------------
 
-    def scale(self, state: State, workers: int) -> State:
+    def scale(self, state: State, workers: int, *, remove_first: Sequence[str] = ()) -> State:
         state = dict(state)
         live = [w for w in state["workers"] if processes.is_alive(_worker_record(w))]
         while len(live) < workers:
             live.append(self._start_worker(state))
-        while len(live) > workers:
-            # The newest worker goes first: the oldest ones hold the most cached work.
-            processes.stop(_worker_record(live.pop()))
-        state["workers"] = live
+        # Named workers first, then the newest: the oldest ones hold the most cached work.
+        order = sorted(live, key=lambda w: (w["role"] in remove_first, live.index(w)))
+        while len(order) > workers:
+            processes.stop(_worker_record(order.pop()))
+        state["workers"] = [w for w in live if w in order]
         return state
+
+    def workers(self, state: State) -> list[Worker]:
+        return [
+            Worker(w["role"], state["worker_cores"], state["worker_memory_mib"])
+            for w in state.get("workers", [])
+        ]
+
+    def check(self) -> str:
+        problem = check_java().problem
+        if problem:
+            return f"clusters cannot start: {problem}"
+        return ""
 
     def stop(self, state: State) -> None:
         # Reverse start order: the driver first, so it does not report lost executors.
@@ -210,6 +253,11 @@ class LocalBackend(Backend):
         if "driver" in state:
             records.append(ProcessRecord.from_json(state["driver"]))
         return records
+
+
+def _port_of(address: str) -> int:
+    _, _, port = address.rpartition(":")
+    return int(port) if port.isdigit() else -1
 
 
 def _worker_record(worker: dict[str, Any]) -> ProcessRecord:

@@ -73,6 +73,11 @@ class Studio(Timestamped, Base):
     description: Mapped[str] = mapped_column(String(1024), default="")
     storage_location: Mapped[str] = mapped_column(String(1024))
     networks: Mapped[list[str]] = mapped_column(JSON)
+    # Quotas on the clusters of the studio that are not terminated (NULL: no limit).
+    # Cores and memory count every cluster at its most workers (workers_max).
+    max_clusters: Mapped[int | None] = mapped_column(Integer, default=None)
+    max_cores: Mapped[int | None] = mapped_column(Integer, default=None)
+    max_memory_mib: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
 class Membership(Base):
@@ -140,6 +145,117 @@ class Workspace(Timestamped, Base):
     cluster_id: Mapped[str | None] = mapped_column(String(24), default=None)
 
     owner: Mapped[User] = relationship(lazy="joined")
+
+
+class ClusterTemplate(Timestamped, Base):
+    """A published template; its text lives in numbered, immutable versions."""
+
+    __tablename__ = "cluster_templates"
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    description: Mapped[str] = mapped_column(String(1024), default="")
+    latest_version: Mapped[int] = mapped_column(Integer, default=1)
+
+    versions: Mapped[list[TemplateVersion]] = relationship(
+        back_populates="template",
+        order_by="TemplateVersion.version",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+
+class TemplateVersion(Base):
+    __tablename__ = "template_versions"
+    __table_args__ = (
+        UniqueConstraint("template_id", "version", name="uq_template_versions_version"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    template_id: Mapped[str] = mapped_column(ForeignKey("cluster_templates.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
+    published_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    template: Mapped[ClusterTemplate] = relationship(back_populates="versions")
+
+
+class TemplateShare(Base):
+    """A template a studio's members may launch clusters from."""
+
+    __tablename__ = "template_shares"
+
+    template_id: Mapped[str] = mapped_column(
+        ForeignKey("cluster_templates.id", ondelete="CASCADE"), primary_key=True
+    )
+    studio_id: Mapped[str] = mapped_column(
+        ForeignKey("studios.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Cluster(Timestamped, Base):
+    """A Spark cluster: what was asked (spec, target) and what is (status, backend state)."""
+
+    __tablename__ = "clusters"
+    __table_args__ = (
+        Index("ix_clusters_studio_page", "studio_id", "id"),
+        Index("ix_clusters_status", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    studio_id: Mapped[str] = mapped_column(ForeignKey("studios.id", ondelete="RESTRICT"))
+    name: Mapped[str] = mapped_column(String(64))
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    network: Mapped[str] = mapped_column(String(64))
+    backend: Mapped[str] = mapped_column(String(32))
+    # Where the spec came from: a template version, or "" for a raw spec / external cluster.
+    template_name: Mapped[str] = mapped_column(String(64), default="")
+    template_version: Mapped[int | None] = mapped_column(Integer, default=None)
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    tags: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    workers_min: Mapped[int] = mapped_column(Integer)
+    workers_max: Mapped[int] = mapped_column(Integer)
+    workers_running: Mapped[int] = mapped_column(Integer, default=0)
+    idle_timeout_seconds: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(32))
+    status_reason_code: Mapped[str] = mapped_column(String(64), default="")
+    status_reason_message: Mapped[str] = mapped_column(Text, default="")
+    # Why the cluster was asked to end (kept until the termination is recorded).
+    termination_code: Mapped[str] = mapped_column(String(64), default="")
+    termination_message: Mapped[str] = mapped_column(Text, default="")
+    # The backend's opaque state (process ids, ports, the Connect token); never shown.
+    state: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    connect_url: Mapped[str] = mapped_column(String(512), default="")
+    ui_url: Mapped[str] = mapped_column(String(512), default="")
+    app_id: Mapped[str] = mapped_column(String(128), default="")
+    last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+    owner: Mapped[User] = relationship(lazy="joined")
+
+
+class WorkerUsage(Base):
+    """One worker's lifetime: what usage (core-seconds, memory-GB-seconds) is metered from.
+
+    Kept after its cluster ends; ``ended_at`` is NULL while the worker runs.
+    """
+
+    __tablename__ = "worker_usage"
+    __table_args__ = (Index("ix_worker_usage_studio_started", "studio_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    cluster_id: Mapped[str] = mapped_column(String(24), index=True)
+    studio_id: Mapped[str] = mapped_column(String(24))
+    worker: Mapped[str] = mapped_column(String(32))
+    cores: Mapped[int] = mapped_column(Integer)
+    memory_mib: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
 class Event(Base):

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 from sqlalchemy import select
 
-from sparkstudio.api.deps import AppDatabase, AppSettings, Authorized, Db, requires
+from sparkstudio.api.deps import (
+    SESSION_COOKIE,
+    AppDatabase,
+    AppSettings,
+    Authorized,
+    Db,
+    requires,
+)
 from sparkstudio.api.errors import ERROR_RESPONSES
 from sparkstudio.auth.actions import ACTIONS, Action, Role
 from sparkstudio.auth.identity import is_member
@@ -22,8 +29,14 @@ router = APIRouter(tags=["session"], responses=ERROR_RESPONSES)
 
 
 @router.post("/auth/login", status_code=status.HTTP_200_OK)
-def login(body: LoginRequest, database: AppDatabase, settings: AppSettings) -> LoginResponse:
-    """Exchange a user name and password for a session token (no token needed)."""
+def login(
+    body: LoginRequest, database: AppDatabase, settings: AppSettings, response: Response
+) -> LoginResponse:
+    """Exchange a user name and password for a session token (no token needed).
+
+    The token also comes as an HttpOnly cookie, which pages opened in a browser (the
+    proxied Spark UIs) send; the cookie is honoured on reads only (GET, HEAD).
+    """
     # The password check (argon2) runs on a read session: a login must not hold the
     # write lock that every other writer waits on.
     with database.session(write=False) as reader:
@@ -33,6 +46,13 @@ def login(body: LoginRequest, database: AppDatabase, settings: AppSettings) -> L
     with database.transaction() as writer:
         user = get_user_or_404(writer, user_id)
         token, value = token_service.issue_session(writer, user, settings)
+        response.set_cookie(
+            SESSION_COOKIE,
+            value,
+            max_age=settings.session_ttl_hours * 3600,
+            httponly=True,
+            samesite="strict",
+        )
         return LoginResponse(token=value, expires_at=token.expires_at, user=user_public(user))
 
 
@@ -41,10 +61,11 @@ def login(body: LoginRequest, database: AppDatabase, settings: AppSettings) -> L
     status_code=status.HTTP_204_NO_CONTENT,
     openapi_extra=requires(Action.SESSION_DELETE),
 )
-def logout(access: Authorized, db: Db) -> None:
+def logout(access: Authorized, db: Db, response: Response) -> None:
     """Revoke the token this request was made with."""
     token_service.revoke_token(db, access.principal.user_id, access.principal.token_id)
     db.commit()
+    response.delete_cookie(SESSION_COOKIE)
 
 
 @router.get("/me", openapi_extra=requires(Action.SESSION_DESCRIBE))

@@ -1,0 +1,1 @@
+"""Running clusters: the reconciler's cluster handler and the runtime the API talks to."""
