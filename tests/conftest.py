@@ -8,7 +8,9 @@ plane is shared by all tests of a session: give every object a unique name
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -26,9 +28,11 @@ from tests.support import (
     anonymous,
     create_studio,
     create_user,
+    expect,
     login,
     running_control_plane,
     unique,
+    wait_for_cluster,
 )
 
 
@@ -88,3 +92,31 @@ def new_user(control_plane: ControlPlane, admin: UserClient) -> Iterator[NewUser
 def studio(admin: UserClient) -> dict[str, Any]:
     """A fresh studio (no members, network ``default``)."""
     return create_studio(admin)
+
+
+@dataclass(frozen=True)
+class SparkCluster:
+    """A real local cluster, launched from the single-node template, shared by many tests."""
+
+    studio: dict[str, Any]
+    cluster: dict[str, Any]
+
+    @property
+    def path(self) -> str:
+        return f"/studios/{self.studio['id']}/clusters/{self.cluster['id']}"
+
+
+@pytest.fixture(scope="session")
+def spark_cluster(control_plane: ControlPlane, admin: UserClient) -> SparkCluster:
+    """One running Spark cluster per control plane (ended with the control plane)."""
+    studio = create_studio(admin)
+    expect(admin.put(f"/templates/single-node/shares/{studio['id']}"), 204)
+    body = {"name": unique("shared"), "template": "single-node"}
+    created = expect(admin.post(f"/studios/{studio['id']}/clusters", json=body), 201)
+    cluster = wait_for_cluster(admin, studio["id"], created["id"], {"WAITING", "RUNNING"})
+    deadline = time.monotonic() + 60
+    while not cluster["app_id"] and time.monotonic() < deadline:  # read from the driver's UI
+        time.sleep(0.5)
+        cluster = expect(admin.get(f"/studios/{studio['id']}/clusters/{created['id']}"), 200)
+    assert cluster["app_id"], cluster
+    return SparkCluster(studio, cluster)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -21,14 +22,18 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from psycopg import sql
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from sparkstudio.api.app import API_PREFIX, create_app
 from sparkstudio.api.deps import ACTION_KEY
 from sparkstudio.auth.actions import ACTIONS, Action, ActionSpec
 from sparkstudio.clusters.runtime import ClusterRuntime
+from sparkstudio.db.models import Cluster
 from sparkstudio.db.session import Database
+from sparkstudio.lifecycle import CLUSTER_ENDED
 from sparkstudio.server import ControlPlane
+from sparkstudio.services.clusters import request_termination
 from sparkstudio.settings import Settings
 
 ADMIN_NAME = "admin"
@@ -93,11 +98,71 @@ def running_control_plane(
         if backend == "postgresql":
             database_url = stack.enter_context(throwaway_postgres_database())
         settings = Settings(
-            home=home, port=0, admin_password=ADMIN_PASSWORD, database_url=database_url
+            home=home,
+            port=0,
+            admin_password=ADMIN_PASSWORD,
+            database_url=database_url,
+            # Quick looks and short scale-in delay keep the Spark tests short.
+            cluster_poll_seconds=0.5,
+            scale_in_idle_seconds=10,
         )
         plane = ControlPlane(settings, access_log=access_log).start()
         stack.callback(plane.stop)  # runs before the database is dropped
+        stack.callback(end_every_cluster, plane)  # runs first: no JVM outlives the tests
         yield plane
+
+
+def end_every_cluster(plane: ControlPlane, timeout: float = 180.0) -> None:
+    """Terminate every cluster of ``plane`` that has not ended, and wait until all have."""
+    database = plane.prepared.database
+    with database.transaction() as db:
+        live = db.scalars(select(Cluster).where(Cluster.status.not_in(CLUSTER_ENDED))).all()
+        for cluster in live:
+            request_termination(cluster, "USER_REQUEST", "the test session ended")
+        ids = [cluster.id for cluster in live]
+    for cluster_id in ids:
+        plane.clusters.wake(cluster_id)
+    deadline = time.monotonic() + timeout
+    while ids and time.monotonic() < deadline:
+        time.sleep(0.5)
+        with database.session(write=False) as db:
+            ids = list(
+                db.scalars(
+                    select(Cluster.id).where(
+                        Cluster.id.in_(ids), Cluster.status.not_in(CLUSTER_ENDED)
+                    )
+                )
+            )
+    assert not ids, f"clusters still not terminated: {ids}"
+
+
+def wait_for_cluster(
+    client: httpx.Client,
+    studio_id: str,
+    cluster_id: str,
+    statuses: set[str],
+    timeout: float = 240.0,
+) -> dict[str, Any]:
+    """Poll the cluster until its status is one of ``statuses``; fail on a wrong ending."""
+    deadline = time.monotonic() + timeout
+    while True:
+        cluster: dict[str, Any] = expect(
+            client.get(f"/studios/{studio_id}/clusters/{cluster_id}"), 200
+        )
+        if cluster["status"] in statuses:
+            return cluster
+        ended = cluster["status"] in {s.value for s in CLUSTER_ENDED}
+        assert not ended and time.monotonic() < deadline, (
+            f"cluster {cluster_id} is {cluster['status']} ({cluster['status_reason']}), "
+            f"waiting for {statuses}"
+        )
+        time.sleep(0.5)
+
+
+def cluster_events(client: httpx.Client, studio_id: str, cluster_id: str) -> list[dict[str, Any]]:
+    page = expect(client.get(f"/studios/{studio_id}/clusters/{cluster_id}/events?limit=1000"), 200)
+    items: list[dict[str, Any]] = page["items"]
+    return items
 
 
 # --- clients ----------------------------------------------------------------------------
@@ -259,8 +324,13 @@ class ApiRoute:
     def id(self) -> str:
         return f"{self.method} {self.path}"
 
+    @property
+    def openapi_path(self) -> str:
+        """The path as OpenAPI writes it (``{path}``, not the route's ``{path:path}``)."""
+        return self.path.replace(":path}", "}")
+
     def url(self, params: dict[str, str]) -> str:
-        return self.path.format(**params)
+        return self.openapi_path.format(**params)
 
 
 def route_contexts(app: FastAPI) -> list[RouteContext]:

@@ -25,6 +25,7 @@ from sparkstudio.api.app import API_PREFIX, DOCS_URL, OPENAPI_URL
 from sparkstudio.api.deps import ACTION_KEY
 from sparkstudio.auth.actions import ACTIONS, Action, Role, Scope
 from sparkstudio.server import ControlPlane
+from tests.conftest import SparkCluster
 from tests.support import (
     ADMIN_NAME,
     ADMIN_PASSWORD,
@@ -105,7 +106,7 @@ def test_the_live_app_serves_the_same_table(control_plane: ControlPlane) -> None
 def test_the_openapi_document_shows_each_operations_action(anon: httpx.Client) -> None:
     document = expect(anon.get(OPENAPI_URL.removeprefix(API_PREFIX)), 200)
     for route in ROUTES:
-        operation = document["paths"][API_PREFIX + route.path][route.method.lower()]
+        operation = document["paths"][API_PREFIX + route.openapi_path][route.method.lower()]
         assert operation[ACTION_KEY] == route.action.value, route.id
         assert operation.get("security"), f"{route.id} does not document its bearer token"
 
@@ -153,17 +154,53 @@ def callers(control_plane: ControlPlane, admin: UserClient) -> Iterator[dict[str
 class World:
     """The objects one call needs, created fresh and lazily (only what the path names)."""
 
-    def __init__(self, admin: httpx.Client, callers: dict[str, Caller], caller: Caller) -> None:
+    def __init__(
+        self,
+        admin: httpx.Client,
+        callers: dict[str, Caller],
+        caller: Caller,
+        plane: ControlPlane,
+        spark: SparkCluster | None = None,
+    ) -> None:
         self.admin = admin
         self.callers = callers
         self.caller = caller
+        self.plane = plane
+        self.spark = spark
+
+    def _members(self, studio: dict[str, Any]) -> dict[str, Any]:
+        add_member(self.admin, studio["id"], user=self.callers["studio_admin"].name, role="ADMIN")
+        add_member(self.admin, studio["id"], user=self.callers["studio_developer"].name)
+        expect(self.admin.put(f"/templates/single-node/shares/{studio['id']}"), 204)
+        return studio
 
     @cached_property
     def studio(self) -> dict[str, Any]:
-        studio = create_studio(self.admin)
-        add_member(self.admin, studio["id"], user=self.callers["studio_admin"].name, role="ADMIN")
-        add_member(self.admin, studio["id"], user=self.callers["studio_developer"].name)
-        return studio
+        if self.spark is not None:  # the studio of the running Spark cluster
+            return self._members(self.spark.studio)
+        return self._members(create_studio(self.admin))
+
+    @cached_property
+    def cluster(self) -> dict[str, Any]:
+        """The running Spark cluster, or (for writes) an external endpoint registered here."""
+        if self.spark is not None:
+            return self.spark.cluster
+        created = expect(
+            self.admin.post(
+                f"/studios/{self.studio['id']}/clusters/external", json=external_body(self)
+            ),
+            201,
+        )
+        result: dict[str, Any] = created
+        return result
+
+    @cached_property
+    def template(self) -> dict[str, Any]:
+        """A template of its own, shared with :attr:`studio`."""
+        body = template_text(unique("tpl"))
+        result: dict[str, Any] = expect(self.admin.post("/templates", json={"body": body}), 201)
+        expect(self.admin.put(f"/templates/{result['name']}/shares/{self.studio['id']}"), 204)
+        return result
 
     @cached_property
     def workspace(self) -> dict[str, Any]:
@@ -193,22 +230,62 @@ class World:
 
     def path_params(self, route: ApiRoute) -> dict[str, str]:
         sources = {
-            "studio_id": "studio",
-            "workspace_id": "workspace",
-            "member_id": "member",
-            "user_id": "user",
-            "group_id": "group",
-            "token_id": "token",
+            "studio_id": ("studio", "id"),
+            "workspace_id": ("workspace", "id"),
+            "member_id": ("member", "id"),
+            "user_id": ("user", "id"),
+            "group_id": ("group", "id"),
+            "token_id": ("token", "id"),
+            "cluster_id": ("cluster", "id"),
+            "template_name": ("template", "name"),
         }
-        missing = set(route.params) - set(sources)
-        assert not missing, f"{route.id}: teach World to make {missing}"
-        return {name: str(getattr(self, sources[name])["id"]) for name in route.params}
+        params = {}
+        for name in route.params:
+            if name == "path":  # a page of a proxied Spark UI
+                app = self.cluster["app_id"]
+                params[name] = f"history/{app}/jobs/" if "/history/" in route.path else "jobs/"
+                continue
+            assert name in sources, f"{route.id}: teach World to make {name}"
+            source, key = sources[name]
+            params[name] = str(getattr(self, source)[key])
+        return params
+
+
+def template_text(name: str) -> str:
+    return (
+        f"name: {name}\n"
+        "cluster: {workers_min: 1, workers_max: 1, worker_cores: 1, worker_memory_mib: 1024,"
+        " executor_cores: 1, executor_memory_mib: 512}\n"
+    )
+
+
+def external_body(world: World) -> dict[str, Any]:
+    """An external cluster whose endpoint answers: the control plane's own port."""
+    port = world.plane.url.rsplit(":", 1)[1]
+    return {"name": unique("ext"), "connect_url": f"sc://127.0.0.1:{port}"}
+
+
+SMALL_SPEC = {
+    "workers_min": 1,
+    "workers_max": 1,
+    "worker_cores": 1,
+    "worker_memory_mib": 1024,
+    "executor_cores": 1,
+    "executor_memory_mib": 512,
+}
+# Actions that start a real cluster: what they start is terminated right after the call.
+LAUNCHES = {Action.CLUSTER_CREATE, Action.CLUSTER_CREATE_FROM_SPEC}
 
 
 @pytest.fixture(scope="module")
-def shared_world(admin: UserClient, callers: dict[str, Caller]) -> World:
+def shared_world(
+    admin: UserClient,
+    callers: dict[str, Caller],
+    control_plane: ControlPlane,
+    spark_cluster: SparkCluster,
+) -> World:
     """One world for all read-only calls (GET never needs a token of the caller's own)."""
-    return World(admin, callers, callers["platform_admin"])
+    return World(admin, callers, callers["platform_admin"], control_plane, spark_cluster)
 
 
 # A valid body per action (for the operations that take one), so allowed calls succeed.
@@ -231,6 +308,13 @@ BODIES: dict[Action, Callable[[World], dict[str, Any]]] = {
     Action.MEMBER_UPDATE: lambda w: {"role": "ADMIN"},
     Action.WORKSPACE_CREATE: lambda w: {"name": unique("ws")},
     Action.WORKSPACE_UPDATE: lambda w: {"description": "updated", "tags": {"team": "a"}},
+    Action.STUDIO_SET_QUOTAS: lambda w: {},
+    Action.TEMPLATE_PUBLISH: lambda w: {"body": template_text(unique("tpl"))},
+    Action.CLUSTER_CREATE: lambda w: {"name": unique("cl"), "template": "single-node"},
+    Action.CLUSTER_CREATE_FROM_SPEC: lambda w: {"name": unique("cl"), "spec": SMALL_SPEC},
+    Action.CLUSTER_REGISTER: external_body,
+    # The single-node cluster's bounds as they are: allowed calls change nothing.
+    Action.CLUSTER_SCALE: lambda w: {"workers_min": 1, "workers_max": 1},
 }
 
 _CALLER_ROLE = {"studio_admin": Role.ADMIN, "studio_developer": Role.DEVELOPER}
@@ -261,8 +345,10 @@ def test_route_answers_each_caller_as_the_table_says(
     shared_world: World,
 ) -> None:
     caller = callers[caller_kind]
-    # Reads change nothing: they share one world; every other call gets a fresh one.
-    world = shared_world if route.method == "GET" else World(admin, callers, caller)
+    # Reads (and no-op scaling) change nothing: they share one world with a running
+    # cluster; every other call gets a fresh one.
+    shared = route.method == "GET" or route.action is Action.CLUSTER_SCALE
+    world = shared_world if shared else World(admin, callers, caller, control_plane)
     params = world.path_params(route)
     body = BODIES[route.action](world) if route.has_body else None
     client = caller.client
@@ -275,12 +361,15 @@ def test_route_answers_each_caller_as_the_table_says(
     finally:
         if fresh is not None:
             fresh.close()
+    if route.action in LAUNCHES and response.status_code == 201:
+        launched = f"/studios/{params['studio_id']}/clusters/{response.json()['id']}"
+        expect(admin.delete(launched), 202)
 
     expected = expected_outcome(route, caller_kind)
     if expected is None:
         assert 200 <= response.status_code < 300, (
             f"{caller_kind} should be allowed {route.action.value}: "
-            f"{response.status_code} {response.text}"
+            f"{response.status_code} {response.text} {response.headers.get('location', '')}"
         )
     elif expected == 401:
         expect_error(response, 401, "Unauthenticated")

@@ -11,9 +11,10 @@ import typer
 
 from sparkstudio.cli import config
 from sparkstudio.cli.common import JsonOption, StudioOption, connect, looks_like_id, resolve_studio
-from sparkstudio.cli.output import done, record, table
+from sparkstudio.cli.output import done, emit_json, record, table
 from sparkstudio.client import Client
 from sparkstudio.errors import Invalid
+from sparkstudio.schemas.clusters import QuotasPublic
 
 users = typer.Typer(no_args_is_help=True)
 groups = typer.Typer(no_args_is_help=True)
@@ -265,6 +266,59 @@ def studio_use(studio: str, as_json: JsonOption = False) -> None:
     saved = config.load()
     config.save(saved.model_copy(update={"studio": found.name}))
     done(f"Default studio: {found.name}.", as_json=as_json, payload={"studio": found.name})
+
+
+def _show_quotas(quotas: QuotasPublic, *, as_json: bool) -> None:
+    """Each quota with what the studio's clusters that are not terminated use."""
+    if as_json:
+        emit_json(quotas)
+        return
+    rows = [
+        ("clusters", quotas.max_clusters, quotas.clusters),
+        ("cores", quotas.max_cores, quotas.cores),
+        ("memory MiB", quotas.max_memory_mib, quotas.memory_mib),
+    ]
+    columns = [
+        ("QUOTA", lambda r: r[0]),
+        ("LIMIT", lambda r: "none" if r[1] is None else r[1]),
+        ("USED", lambda r: r[2]),
+    ]
+    table(rows, columns, as_json=False, empty="")
+
+
+@studios.command("quotas")
+def studio_quotas(
+    studio: Annotated[str | None, typer.Argument()] = None, as_json: JsonOption = False
+) -> None:
+    """A studio's cluster quotas and what its clusters use (workers at their most)."""
+    with connect() as client:
+        quotas = client.clusters.quotas(resolve_studio(client, studio))
+    _show_quotas(quotas, as_json=as_json)
+
+
+@studios.command("set-quotas")
+def studio_set_quotas(
+    studio: str,
+    max_clusters: Annotated[
+        int | None, typer.Option(min=0, help="Clusters not terminated.")
+    ] = None,
+    max_cores: Annotated[
+        int | None, typer.Option(min=0, help="Worker cores, at most workers.")
+    ] = None,
+    max_memory_mib: Annotated[
+        int | None, typer.Option(min=0, help="Worker memory in MiB, at most workers.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Replace a studio's cluster quotas (platform admins); a limit not given means none."""
+    with connect() as client:
+        quotas = client.clusters.set_quotas(
+            resolve_studio(client, studio),
+            max_clusters=max_clusters,
+            max_cores=max_cores,
+            max_memory_mib=max_memory_mib,
+        )
+    _show_quotas(quotas, as_json=as_json)
 
 
 # -- members ----------------------------------------------------------------------------

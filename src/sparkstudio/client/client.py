@@ -9,7 +9,16 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel
 
-from sparkstudio.client.resources import Groups, Members, Studios, Tokens, Users, Workspaces
+from sparkstudio.client.resources import (
+    Clusters,
+    Groups,
+    Members,
+    Studios,
+    Templates,
+    Tokens,
+    Users,
+    Workspaces,
+)
 from sparkstudio.errors import StudioError, from_response
 from sparkstudio.schemas.common import Page
 from sparkstudio.schemas.session import ActionInfo, WhoAmI
@@ -43,6 +52,8 @@ class Client:
         self.members = Members(self)
         self.workspaces = Workspaces(self)
         self.tokens = Tokens(self)
+        self.templates = Templates(self)
+        self.clusters = Clusters(self)
 
     @classmethod
     def login(cls, url: str, username: str, password: str, **kwargs: Any) -> Client:

@@ -31,6 +31,7 @@ router = APIRouter(
     responses=ERROR_RESPONSES,
 )
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+SELF_REDIRECTS = 5
 # Response headers that describe the upstream connection, not the content.
 _HOP_HEADERS = frozenset(
     {
@@ -70,23 +71,27 @@ async def _forward(request: Request, upstream: str, context: str) -> Response:
     headers = {"X-Forwarded-Context": context, "Accept": request.headers.get("accept", "*/*")}
     try:
         async with httpx.AsyncClient(timeout=TIMEOUT) as client:
-            answer = await client.get(upstream, params=request.query_params, headers=headers)
+            for _ in range(SELF_REDIRECTS):
+                answer = await client.get(upstream, params=request.query_params, headers=headers)
+                # The history server answers the first request for an application with a
+                # redirect to the same page once it has loaded it: load, then serve.
+                if not (answer.is_redirect and _location(answer, context) == request.url.path):
+                    break
     except httpx.HTTPError as error:
         raise Unavailable(
             f"the Spark UI does not answer: {error}", reason="UpstreamUnavailable"
         ) from None
     kept = {k: v for k, v in answer.headers.items() if k.lower() not in _HOP_HEADERS}
     if "location" in kept:
-        # Spark may redirect to its own address: keep only the path, under our prefix.
-        location = urlsplit(kept["location"])
-        path = location.path if location.path.startswith(context) else context + location.path
-        kept["location"] = path + (f"?{location.query}" if location.query else "")
+        kept["location"] = _location(answer, context)
     return Response(answer.content, status_code=answer.status_code, headers=kept)
 
 
-@router.get("/ui", include_in_schema=False, openapi_extra=requires(Action.CLUSTER_VIEW_UI))
-def ui_root(studio_id: str, cluster_id: str, cluster: Cluster) -> RedirectResponse:
-    return RedirectResponse(f"{cluster.prefix}/ui/")
+def _location(answer: httpx.Response, context: str) -> str:
+    """Spark may redirect to its own address: keep only the path, under our prefix."""
+    location = urlsplit(answer.headers.get("location", ""))
+    path = location.path if location.path.startswith(context) else context + location.path
+    return path + (f"?{location.query}" if location.query else "")
 
 
 @router.get("/ui/{path:path}", openapi_extra=requires(Action.CLUSTER_VIEW_UI))
@@ -103,11 +108,6 @@ async def spark_ui(
     if not cluster.ui_url:
         raise Conflict(f"cluster {cluster_id} has no Spark UI yet", reason="InvalidState")
     return await _forward(request, f"{cluster.ui_url}/{path}", f"{cluster.prefix}/ui")
-
-
-@router.get("/history", include_in_schema=False, openapi_extra=requires(Action.CLUSTER_VIEW_UI))
-def history_root(studio_id: str, cluster_id: str, cluster: Cluster) -> RedirectResponse:
-    return RedirectResponse(f"{cluster.prefix}/history/")
 
 
 @router.get("/history/{path:path}", openapi_extra=requires(Action.CLUSTER_VIEW_UI))
