@@ -353,20 +353,30 @@ def connect_(cluster: str, studio: StudioOption = None, as_json: JsonOption = Fa
         print(connection.url)
 
 
+def _ui_path(cluster: ClusterPublic) -> str:
+    """The live UI's path, or the history server's once the cluster has ended."""
+    ended = cluster.status in CLUSTER_ENDED
+    path = cluster.history_path if ended else cluster.ui_path
+    if path:
+        return path
+    if ended:
+        why = "it has ended and has no application in the history server"
+    elif cluster.backend == "external":
+        why = "it was registered without --ui-url"
+    else:
+        why = f"it is {cluster.status} and its driver has no UI yet"
+    raise StudioError(
+        f"cluster {cluster.name} has no Spark UI: {why}", reason="InvalidState", status=409
+    )
+
+
 @app.command("ui")
 def ui(cluster: str, studio: StudioOption = None, as_json: JsonOption = False) -> None:
     """Print the URL of the cluster's Spark UI (its history page once it has ended)."""
     with connect() as client:
         found = _find(client, resolve_studio(client, studio), cluster)
         base = client.url
-    path = found.history_path if found.status in CLUSTER_ENDED else found.ui_path
-    if not path:
-        raise StudioError(
-            f"cluster {found.name} ({found.status}) has no Spark UI to show yet",
-            reason="InvalidState",
-            status=409,
-        )
-    url = base + path
+    url = base + _ui_path(found)
     if as_json:
         emit_json({"cluster_id": found.id, "url": url})
     else:
@@ -389,7 +399,7 @@ def _moment(value: str | None, option: str) -> datetime | None:
 def usage(
     studio: StudioOption = None,
     since: Annotated[
-        str | None, typer.Option(help="Start (ISO 8601); 30 days ago by default.")
+        str | None, typer.Option(help="Start (ISO 8601, UTC without an offset); 30 days ago.")
     ] = None,
     until: Annotated[str | None, typer.Option(help="End (ISO 8601); now by default.")] = None,
     group_by: Annotated[str, typer.Option(help="cluster, template, owner or tag:KEY.")] = "cluster",

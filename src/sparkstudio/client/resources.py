@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 import time
 from collections.abc import Callable, Collection
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -284,7 +284,12 @@ def _segment(name: str) -> str:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
+    """ISO 8601 with an offset; a naive time is taken as UTC."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.isoformat()
 
 
 class Templates(_Resource):
@@ -457,7 +462,10 @@ class Clusters(_Resource):
         until: datetime | None = None,
         group_by: str = "cluster",
     ) -> UsageReport:
-        """Core-seconds and memory-GB-seconds, by cluster, template, owner or ``tag:KEY``."""
+        """Core-seconds and memory-GB-seconds, by cluster, template, owner or ``tag:KEY``.
+
+        ``since`` defaults to 30 days ago and ``until`` to now; naive times are UTC.
+        """
         params = {"since": _iso(since), "until": _iso(until), "group_by": group_by}
         return self._client.get_model(UsageReport, f"/studios/{studio_id}/usage", params)
 
