@@ -67,7 +67,13 @@ class LocalBackend(Backend):
                 "--webui-port",
                 str(master_ui),
             ],
-            self._env(SPARK_DAEMON_MEMORY=DAEMON_MEMORY),
+            self._env(
+                SPARK_DAEMON_MEMORY=DAEMON_MEMORY,
+                # Every cluster has its own master, and masters number their applications
+                # from 0 with a one-second timestamp: without the cluster's id, two
+                # clusters started together would write the same event log.
+                SPARK_MASTER_OPTS=f"-Dspark.deploy.appIdPattern=app-%s-%04d-{request.cluster_id}",
+            ),
             logs / "master.log",
         )
         state: State = {
@@ -80,6 +86,7 @@ class LocalBackend(Backend):
             "workers": [],
             "token": secrets.token_urlsafe(32),
             "next_worker": 0,
+            "cluster_id": request.cluster_id,
         }
         try:
             state = self.scale(state, max(request.spec.workers_min, 1))
@@ -156,9 +163,10 @@ class LocalBackend(Backend):
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 data: dict[str, Any] = json.load(response)
-                return data
         except (OSError, ValueError):
             return None
+        # Only our master counts (not another process that took the port).
+        return data if data.get("url") == state["master_url"] else None
 
     def observe(self, state: State) -> Observation:
         master = ProcessRecord.from_json(state["master"])
@@ -193,6 +201,8 @@ class LocalBackend(Backend):
         ready = len(registered) >= 1 and processes.port_open(state["connect_port"])
         health = Health.READY if ready else Health.BOOTSTRAPPING
         activity = read_activity(endpoints.ui_url) if ready else None
+        if activity is not None and not activity.app_id.endswith(state.get("cluster_id", "")):
+            activity = None  # another driver's UI took the port: not ours to read
         return Observation(
             health,
             state,

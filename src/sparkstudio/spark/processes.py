@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -104,10 +105,29 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
+_handed_out: dict[int, float] = {}
+_ports_lock = threading.Lock()
+PORT_QUARANTINE_SECONDS = 120.0
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
+    """A port free now and not handed out by this process in the last two minutes.
+
+    The port is only bound when the process it is for starts; without the quarantine,
+    clusters launched together could be given the same port.
+    """
+    with _ports_lock:
+        now = time.monotonic()
+        for port, since in list(_handed_out.items()):
+            if now - since > PORT_QUARANTINE_SECONDS:
+                del _handed_out[port]
+        while True:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                probe.bind((host, 0))
+                port = int(probe.getsockname()[1])
+            if port not in _handed_out:
+                _handed_out[port] = now
+                return port
 
 
 def port_open(port: int, host: str = "127.0.0.1", timeout: float = 0.5) -> bool:

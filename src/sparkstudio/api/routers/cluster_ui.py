@@ -89,8 +89,8 @@ async def _forward(request: Request, upstream: str, context: str) -> Response:
 
 def _location(answer: httpx.Response, context: str) -> str:
     """Spark may redirect to its own address: keep only the path, under our prefix."""
-    location = urlsplit(answer.headers.get("location", ""))
-    path = location.path if location.path.startswith(context) else context + location.path
+    location = urlsplit(str(answer.headers.get("location", "")))
+    path: str = location.path if location.path.startswith(context) else context + location.path
     return path + (f"?{location.query}" if location.query else "")
 
 
