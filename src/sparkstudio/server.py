@@ -129,8 +129,15 @@ class ControlPlane:
             f"  API:      {self.api_url}\n"
             f"  OpenAPI:  {self.url}{OPENAPI_URL}\n"
             f"  API docs: {self.url}{DOCS_URL}\n"
-            f"  home:     {self.settings.home}"
+            f"  home:     {self.settings.home}\n"
+            f"  clusters: {self.clusters_line()}"
         )
+
+    def clusters_line(self) -> str:
+        backend = self.settings.cluster_backend
+        problem = self.clusters.backend_problem(backend)
+        # Clusters are refused (503 with this message) rather than failing later.
+        return f"REFUSED: {problem}" if problem else f"{backend} backend ready"
 
     def __enter__(self) -> ControlPlane:
         return self.start()

@@ -206,3 +206,35 @@ def test_cli_without_login_says_how(env: dict[str, str]) -> None:
 def test_authorization_doc_matches_the_action_table() -> None:
     doc = (ROOT / "docs" / "authorization.md").read_text()
     assert render_markdown() in doc, "regenerate with: python -m sparkstudio.auth.actions"
+
+
+def test_up_refuses_clusters_when_java_is_missing(tmp_path: Path, env: dict[str, str]) -> None:
+    """Without a usable Java, `up` says so and cluster launches answer 503 with the reason."""
+    no_java = tmp_path / "no-java"
+    no_java.mkdir()
+    env = {**env, "JAVA_HOME": str(no_java), "SPARKSTUDIO_ADMIN_PASSWORD": "pw-for-java-test"}
+    server = Up(tmp_path / "home", env)
+    try:
+        assert "clusters: REFUSED: clusters cannot start: no java found on JAVA_HOME" in (
+            server.output
+        )
+        api = f"{server.url}/api/v1"
+        token = httpx.post(
+            f"{api}/auth/login", json={"username": "admin", "password": "pw-for-java-test"}
+        ).json()["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        studio = httpx.post(f"{api}/studios", json={"name": "java"}, headers=headers).json()
+        httpx.put(f"{api}/templates/single-node/shares/{studio['id']}", headers=headers)
+        refused = httpx.post(
+            f"{api}/studios/{studio['id']}/clusters",
+            json={"name": "c", "template": "single-node"},
+            headers=headers,
+        )
+        assert refused.status_code == 503
+        assert refused.json()["reason"] == "BackendUnavailable"
+        assert "install Java 17 or 21" in refused.json()["message"]
+        # Nothing was recorded: no half-made cluster.
+        listed = httpx.get(f"{api}/studios/{studio['id']}/clusters", headers=headers).json()
+        assert listed["items"] == []
+    finally:
+        assert server.interrupt() == 0

@@ -79,7 +79,14 @@ def up(
     except KeyboardInterrupt:
         console.print("stopping…", style="dim")
     finally:
+        running = plane.clusters.live_count()
         plane.stop()
+        if running:
+            console.print(
+                f"{running} cluster(s) keep running; the next 'sparkstudio up' re-adopts them "
+                "('sparkstudio cluster terminate' ends one).",
+                style="dim",
+            )
 
 
 def _stop_on_signals() -> None:

@@ -49,6 +49,10 @@ class ClusterRuntime:
         if self.history is not None:
             self.history.stop()
 
+    def live_count(self) -> int:
+        with self.database.session(write=False) as db:
+            return len(live_cluster_ids(db))
+
     def wake(self, cluster_id: str) -> None:
         self.reconciler.wake(cluster_id)
 
