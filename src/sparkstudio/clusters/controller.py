@@ -265,7 +265,10 @@ class ClusterController:
         elif snap.status == _S.WAITING and busy:
             jobs = activity.active_jobs if activity else 0
             outcome.to_status = _S.RUNNING
-            outcome.reason = Reason("SPARK_JOBS_RUNNING", f"{jobs} Spark job(s) running")
+            message = (
+                f"{jobs} Spark job(s) running" if jobs else "Spark jobs ran since the last look"
+            )
+            outcome.reason = Reason("SPARK_JOBS_RUNNING", message)
         elif snap.status == _S.RUNNING and not busy:
             quiet = (now - last_activity).total_seconds()
             if quiet >= WAITING_AFTER_SECONDS:
@@ -342,8 +345,12 @@ class ClusterController:
         with self._write(snap.id) as (db, cluster):
             cluster.state = outcome.state
             if observation is not None:
-                workers = backend.workers(outcome.state)
-                alive = len(workers) if observation.managed_workers else observation.workers_alive
+                # Workers usable now: registered with the master and with a live process
+                # (one started in this look counts once it has registered).
+                alive = observation.workers_alive
+                if observation.managed_workers:
+                    live = len(backend.workers(observation.state)) - len(observation.lost_workers)
+                    alive = min(alive, live)
                 cluster.workers_running = alive
                 if observation.endpoints is not None:
                     cluster.connect_url = observation.endpoints.connect_url
