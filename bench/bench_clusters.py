@@ -432,6 +432,12 @@ def case_create(studio: Studio) -> tuple[list[Row], str]:
     usable = time.perf_counter() - started
     executors = studio.executors(cluster)
     spec = cluster["spec"]
+    created_at = datetime.fromisoformat(cluster["created_at"]).timestamp()
+    steps = ", ".join(
+        f"{e['to_status']} +{_seconds_between(created_at, e['created_at']):.1f} s"
+        for e in studio.get(cluster["id"], "/events")["items"]
+        if e["to_status"] != e["from_status"]
+    )
     shape = (
         f"{cluster['workers']['max']} worker(s) of {spec['worker_cores']} cores, executors of "
         f"{spec['executor_cores']} core / {spec['executor_memory_mib']} MiB, dynamic "
@@ -445,7 +451,8 @@ def case_create(studio: Studio) -> tuple[list[Row], str]:
             usable,
             "s",
             note=f"POST answered in {created * 1000:.0f} ms; GET every {POLL} s until "
-            f"{cluster['status']}; {shape}; active executors when usable: {executors}; {busy}",
+            f"{cluster['status']}; events after the record was made: {steps}; {shape}; "
+            f"active executors when usable: {executors}; {busy}",
         )
     )
     url = studio.connect_url(cluster["id"], "bench-first")
