@@ -24,6 +24,7 @@ from tests.cli.test_cli import run
 from tests.support import NewUser, UserClient, add_member, create_studio, unique
 
 Env = dict[str, str]
+WAIT = "30"  # seconds a command may wait for a cluster (the reconciler looks every 0.5 s)
 
 
 def _env(control_plane: ControlPlane, token: str, config: Path) -> Env:
@@ -300,6 +301,8 @@ def test_register_an_external_endpoint_and_use_it(
             "--token-stdin",
             "--tag",
             "team=data",
+            "--timeout",
+            WAIT,
             "-s",
             studio,
         ],
@@ -338,7 +341,8 @@ def test_register_an_external_endpoint_and_use_it(
     assert "CORE-HOURS" in run(["cluster", "usage", "-s", studio], admin_env).stdout
     _fails(["cluster", "usage", "-s", studio, "--group-by", "colour"], admin_env, "group_by")
 
-    terminated = run(["cluster", "terminate", "byo", "-s", studio, "--wait"], admin_env).stdout
+    terminate = ["cluster", "terminate", "byo", "-s", studio, "--wait", "--timeout", WAIT]
+    terminated = run(terminate, admin_env).stdout
     assert f"Cluster byo ({cluster_id}) is terminated." in terminated
     assert _json(["cluster", "list", "-s", studio], admin_env) == []
     every = _json(["cluster", "list", "--all", "-s", studio], admin_env)
@@ -369,6 +373,8 @@ def test_register_with_a_ui_prints_the_proxied_ui_url(
             f"sc://127.0.0.1:{port}",
             "--ui-url",
             f"http://127.0.0.1:{port}",
+            "--timeout",
+            WAIT,
             "-s",
             studio,
         ],
@@ -385,7 +391,10 @@ def test_register_an_endpoint_that_does_not_answer(admin_env: Env, target: dict[
     studio = target["name"]
     address = f"127.0.0.1:{_closed_port()}"
     result = _fails(
-        ["cluster", "register", "gone", "--connect-url", f"sc://{address}", "-s", studio],
+        [
+            *("cluster", "register", "gone", "--connect-url", f"sc://{address}"),
+            *("--timeout", WAIT, "-s", studio),
+        ],
         admin_env,
         "TERMINATED_WITH_ERRORS",
         f"the Spark Connect endpoint {address} does not answer",

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
+from sparkstudio.auth.actions import Scope
 from sparkstudio.db.base import utcnow
 from sparkstudio.db.models import ApiToken, Event, User
 from sparkstudio.db.session import Database
@@ -782,8 +783,24 @@ _HIJACK_BODIES: dict[str, dict[str, Any]] = {
     "member:Update": {"role": "ADMIN"},
     "workspace:Create": {"name": "hijacked"},
     "workspace:Update": {"name": "hijacked", "description": "hijacked"},
+    "studio:SetQuotas": {"max_clusters": 0},
+    "cluster:Create": {"name": "hijacked", "template": "single-node"},
+    "cluster:CreateFromSpec": {
+        "name": "hijacked",
+        "spec": {
+            "workers_min": 1,
+            "workers_max": 1,
+            "worker_cores": 1,
+            "worker_memory_mib": 1024,
+            "executor_cores": 1,
+            "executor_memory_mib": 512,
+        },
+    },
+    "cluster:Register": {"name": "hijacked", "connect_url": "sc://127.0.0.1:1"},
+    "cluster:Scale": {"workers_min": 0, "workers_max": 1},
 }
-STUDIO_ROUTES = [route for route in ROUTES if "studio_id" in route.params]
+# Routes inside a studio (sharing a template names a studio too, but is a platform action).
+STUDIO_ROUTES = [route for route in ROUTES if route.spec.scope is Scope.STUDIO]
 
 
 def test_a_member_of_one_studio_sees_nothing_of_another(
@@ -795,10 +812,22 @@ def test_a_member_of_one_studio_sees_nothing_of_another(
     own_workspace = create_workspace(intruder, studio_a["id"])
     b_workspace = create_workspace(admin, studio_b["id"], description="B's")
     b_member = add_member(admin, studio_b["id"], user=create_user(admin, password=None)["name"])
+    port = admin.base_url.port  # an endpoint that answers: the control plane itself
+    b_cluster = expect(
+        admin.post(
+            f"/studios/{studio_b['id']}/clusters/external",
+            json={"name": unique("ext"), "connect_url": f"sc://127.0.0.1:{port}"},
+        ),
+        201,
+    )
+    expect(admin.put(f"/templates/single-node/shares/{studio_b['id']}"), 204)
     b_ids = {
         "studio_id": studio_b["id"],
         "workspace_id": b_workspace["id"],
         "member_id": b_member["id"],
+        "cluster_id": b_cluster["id"],
+        "template_name": "single-node",
+        "path": "jobs/",
     }
 
     # Every studio route of B, B's ids throughout: B does not exist for the intruder.
@@ -811,7 +840,7 @@ def test_a_member_of_one_studio_sees_nothing_of_another(
     # A's id in the path with B's item ids: still nothing of B.
     mixed = dict(b_ids, studio_id=studio_a["id"])
     for route in STUDIO_ROUTES:
-        if not {"workspace_id", "member_id"} & set(route.params):
+        if not {"workspace_id", "member_id", "cluster_id"} & set(route.params):
             continue
         body = _HIJACK_BODIES.get(route.action.value) if route.has_body else None
         response = intruder.request(route.method, route.url(mixed), json=body)
@@ -982,7 +1011,8 @@ def test_email_rule_means_the_same_everywhere(admin: UserClient) -> None:
 def test_every_operation_documents_its_errors(anon: httpx.Client) -> None:
     document = expect(anon.get("/openapi.json"), 200)
     for route in ROUTES:
-        responses = document["paths"]["/api/v1" + route.path][route.method.lower()]["responses"]
+        operation = document["paths"]["/api/v1" + route.openapi_path][route.method.lower()]
+        responses = operation["responses"]
         assert {"401", "403", "404", "422"} <= responses.keys(), route.id
         error = responses["401"]["content"]["application/json"]["schema"]
         assert error == {"$ref": "#/components/schemas/ErrorBody"}

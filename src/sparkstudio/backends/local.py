@@ -7,6 +7,7 @@ clients with a per-cluster token passed in its environment, never on a command l
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -37,6 +38,7 @@ CONNECT_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 TOKEN_ENV = "SPARK_CONNECT_AUTHENTICATE_TOKEN"  # noqa: S105 (a variable name)
 DAEMON_MEMORY = "256m"  # heap of the master and worker daemons (not of the driver)
 DRIVER_MEMORY = "512m"
+LAUNCH_FILE = "launch.json"
 
 
 class LocalBackend(Backend):
@@ -53,6 +55,12 @@ class LocalBackend(Backend):
         return env
 
     def start(self, request: LaunchRequest) -> State:
+        # A launch the control plane never recorded (it stopped mid-launch) is stopped
+        # before a new one starts: no orphaned JVMs.
+        launched = request.workdir / LAUNCH_FILE
+        if launched.exists():
+            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+                self.stop(json.loads(launched.read_text()))
         logs = request.workdir / "logs"
         master_port, master_ui = processes.free_port(), processes.free_port()
         master = processes.launch(
@@ -89,10 +97,14 @@ class LocalBackend(Backend):
             "cluster_id": request.cluster_id,
         }
         try:
+            _remember(launched, state)
             state = self.scale(state, max(request.spec.workers_min, 1))
+            _remember(launched, state)
             state["driver"] = self._start_driver(request, state).to_json()
+            _remember(launched, state)
         except Exception:
             self.stop(state)
+            launched.unlink(missing_ok=True)
             raise
         return state
 
@@ -254,6 +266,8 @@ class LocalBackend(Backend):
         # Reverse start order: the driver first, so it does not report lost executors.
         for record in reversed(self.processes(state)):
             processes.stop(record)
+        if "workdir" in state:
+            (Path(state["workdir"]) / LAUNCH_FILE).unlink(missing_ok=True)
 
     @staticmethod
     def processes(state: State) -> list[ProcessRecord]:
@@ -263,6 +277,12 @@ class LocalBackend(Backend):
         if "driver" in state:
             records.append(ProcessRecord.from_json(state["driver"]))
         return records
+
+
+def _remember(path: Path, state: State) -> None:
+    """What has been launched so far, for the next launch to clean up if it is lost."""
+    path.write_text(json.dumps(state))
+    path.chmod(0o600)  # it holds the cluster's token
 
 
 def _port_of(address: str) -> int:

@@ -100,12 +100,14 @@ class _Progress:
     def changed(self, cluster: ClusterPublic) -> None:
         self.status = cluster.status
         reason = cluster.status_reason
-        console.print(
-            f"[dim]{self.elapsed():>5}[/dim]  [bold]{cluster.status}[/bold]  "
-            f"{reason.message or reason.code}",
-            highlight=False,
-            markup=True,
+        line = Text.assemble(
+            (f"{self.elapsed():>5}", "dim"),
+            "  ",
+            (cluster.status, "bold"),
+            "  ",
+            reason.message or reason.code,
         )
+        console.print(line, highlight=False)
 
 
 def _wait(

@@ -70,6 +70,7 @@ class _Snapshot:
     termination_message: str
     created_at: datetime
     last_activity_at: datetime
+    ready_at: datetime | None
 
     @classmethod
     def of(cls, cluster: Cluster) -> _Snapshot:
@@ -88,6 +89,7 @@ class _Snapshot:
             termination_message=cluster.termination_message,
             created_at=cluster.created_at,
             last_activity_at=cluster.last_activity_at,
+            ready_at=cluster.ready_at,
         )
 
 
@@ -140,7 +142,7 @@ class ClusterController:
     def _write(self, cluster_id: str) -> Iterator[tuple[Session, Cluster]]:
         with self.database.transaction() as db:
             cluster = db.scalars(
-                select(Cluster).where(Cluster.id == cluster_id).with_for_update()
+                select(Cluster).where(Cluster.id == cluster_id).with_for_update(of=Cluster)
             ).one()
             yield db, cluster
 
@@ -191,7 +193,7 @@ class ClusterController:
         outcome = _Outcome(state=observation.state, observation=observation)
         if not memory.adopted:
             memory.adopted = True
-            if snap.status != _S.STARTING or observation.health is not Health.STARTING:
+            if snap.ready_at is not None:  # it was usable under an earlier control plane
                 outcome.notes.append(
                     Reason(
                         "READOPTED",

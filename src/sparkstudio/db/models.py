@@ -207,7 +207,11 @@ class Cluster(Timestamped, Base):
     id: Mapped[str] = mapped_column(String(24), primary_key=True)
     studio_id: Mapped[str] = mapped_column(ForeignKey("studios.id", ondelete="RESTRICT"))
     name: Mapped[str] = mapped_column(String(64))
-    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    # The owner's name is kept for history: a user who launched clusters may be deleted.
+    owner_id: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    owner_name: Mapped[str] = mapped_column(String(64))
     network: Mapped[str] = mapped_column(String(64))
     backend: Mapped[str] = mapped_column(String(32))
     # Where the spec came from: a template version, or "" for a raw spec / external cluster.
@@ -235,8 +239,6 @@ class Cluster(Timestamped, Base):
     last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
-
-    owner: Mapped[User] = relationship(lazy="joined")
 
 
 class WorkerUsage(Base):

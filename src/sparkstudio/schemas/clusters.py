@@ -97,8 +97,8 @@ class ClusterPublic(PublicModel):
     id: str
     studio_id: str
     name: str
-    owner_id: str
-    owner: str
+    owner_id: str | None = Field(description="None once the owner's user was deleted.")
+    owner: str = Field(description="Name of the user who launched it.")
     network: str
     backend: str
     template: TemplateRef | None

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from sparkstudio import lifecycle
 from sparkstudio.auth.identity import Principal
-from sparkstudio.db.models import Cluster, Studio, User
+from sparkstudio.db.models import Cluster, Studio
 from sparkstudio.errors import Conflict, Invalid, NotFound
 from sparkstudio.ids import new_id
 from sparkstudio.lifecycle import CLUSTER, CLUSTER_ENDED, ClusterStatus, Reason
@@ -111,6 +111,7 @@ def _new_cluster(
         studio_id=studio.id,
         name=name,
         owner_id=principal.user_id,
+        owner_name=principal.name,
         network=_network(studio, network),
         backend=backend,
         template_name=template_name,
@@ -234,11 +235,7 @@ def list_clusters(
     name: str | None = None,
     active: bool | None = None,
 ) -> Page[ClusterPublic]:
-    statement = (
-        select(*Cluster.__table__.columns, User.name.label("owner_name"))
-        .join(User, User.id == Cluster.owner_id)
-        .where(Cluster.studio_id == studio.id)
-    )
+    statement = select(*Cluster.__table__.columns).where(Cluster.studio_id == studio.id)
     if status:
         statement = statement.where(Cluster.status.in_([s.value for s in status]))
     if name is not None:
@@ -254,16 +251,15 @@ _PAGE = TypeAdapter(Page[ClusterPublic])
 
 
 def _row_fields(row: Row[Any]) -> dict[str, Any]:
-    fields = dict(row._mapping)
-    return _public_fields(fields, fields.pop("owner_name"))
+    return _public_fields(dict(row._mapping))
 
 
-def _public_fields(fields: dict[str, Any], owner: str) -> dict[str, Any]:
+def _public_fields(fields: dict[str, Any]) -> dict[str, Any]:
     base = f"/api/v1/studios/{fields['studio_id']}/clusters/{fields['id']}"
     version = fields["template_version"]
     return {
         **fields,
-        "owner": owner,
+        "owner": fields["owner_name"],
         "template": {"name": fields["template_name"], "version": version} if version else None,
         "workers": {
             "min": fields["workers_min"],
@@ -281,7 +277,7 @@ def _public_fields(fields: dict[str, Any], owner: str) -> dict[str, Any]:
 
 def cluster_public(cluster: Cluster) -> ClusterPublic:
     fields = {column.name: getattr(cluster, column.name) for column in Cluster.__table__.columns}
-    return ClusterPublic.model_validate(_public_fields(fields, cluster.owner.name))
+    return ClusterPublic.model_validate(_public_fields(fields))
 
 
 def request_termination(cluster: Cluster, code: str, message: str) -> None:

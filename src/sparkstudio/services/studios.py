@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import exists, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
 from sparkstudio.auth.identity import Principal, is_member
-from sparkstudio.db.models import Membership, Studio, Workspace
+from sparkstudio.db.models import Cluster, Membership, Studio, Workspace
 from sparkstudio.errors import Conflict, NotFound
 from sparkstudio.ids import new_id
+from sparkstudio.lifecycle import CLUSTER_ENDED
 from sparkstudio.schemas.studios import StudioCreate, StudioPublic, StudioUpdate
 from sparkstudio.services.common import flush_or_conflict, page
 from sparkstudio.settings import Settings
@@ -90,6 +91,15 @@ def delete_studio(db: Session, studio: Studio) -> None:
         raise Conflict(
             f"studio '{studio.name}' still has workspaces; delete them first", reason="InUse"
         )
+    live = Cluster.studio_id == studio.id, Cluster.status.not_in(CLUSTER_ENDED)
+    if db.scalar(select(exists().where(*live))):
+        raise Conflict(
+            f"studio '{studio.name}' still has clusters that are not terminated; "
+            "terminate them first",
+            reason="InUse",
+        )
+    # Ended clusters go with the studio; their events stay in the audit trail.
+    db.execute(delete(Cluster).where(Cluster.studio_id == studio.id))
     db.delete(studio)
     db.flush()
 

@@ -23,7 +23,7 @@ def _key(cluster: Cluster, group_by: str) -> str:
     if group_by == "template":
         return cluster.template_name or "(none)"
     if group_by == "owner":
-        return cluster.owner.name
+        return cluster.owner_name
     return cluster.tags.get(group_by.removeprefix("tag:"), UNTAGGED)
 
 

@@ -8,9 +8,10 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, selectinload
 
 from sparkstudio.auth.passwords import hash_password
-from sparkstudio.db.models import User, Workspace
+from sparkstudio.db.models import Cluster, User, Workspace
 from sparkstudio.errors import Conflict, NotFound
 from sparkstudio.ids import new_id
+from sparkstudio.lifecycle import CLUSTER_ENDED
 from sparkstudio.schemas.users import UserCreate, UserPublic, UserUpdate
 from sparkstudio.services.common import flush_or_conflict, page
 
@@ -79,6 +80,13 @@ def delete_user(db: Session, user: User, *, actor_id: str) -> None:
     if db.scalar(select(exists().where(Workspace.owner_id == user.id))):
         raise Conflict(
             f"user '{user.name}' owns workspaces; delete them or disable the user instead",
+            reason="InUse",
+        )
+    live = Cluster.owner_id == user.id, Cluster.status.not_in(CLUSTER_ENDED)
+    if db.scalar(select(exists().where(*live))):
+        raise Conflict(
+            f"user '{user.name}' has clusters that are not terminated; terminate them or "
+            "disable the user instead",
             reason="InUse",
         )
     db.delete(user)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
@@ -23,7 +23,7 @@ from sparkstudio.schemas.clusters import (
     QuotasUpdate,
     UsageReport,
 )
-from sparkstudio.schemas.common import Flag, Limit, Name, Page, PageToken
+from sparkstudio.schemas.common import Limit, Name, Page, PageToken
 from sparkstudio.schemas.events import EventPublic
 from sparkstudio.services import clusters as service
 from sparkstudio.services import events as event_service
@@ -106,7 +106,8 @@ def list_clusters(
     status: Annotated[list[ClusterStatus] | None, Query()] = None,
     name: Annotated[Name | None, Query()] = None,
     active: Annotated[
-        Flag | None, Query(description="Only clusters not terminated (or only terminated ones).")
+        bool | None,
+        Query(description="true: only clusters not terminated; false: only terminated ones."),
     ] = None,
 ) -> Page[ClusterPublic]:
     return service.list_clusters(
@@ -191,15 +192,23 @@ def describe_usage(
     studio_id: str,
     access: Authorized,
     db: Db,
-    since: Annotated[datetime | None, Query(description="Start; 30 days ago when omitted.")] = None,
+    since: Annotated[
+        datetime | None, Query(description="Start (UTC unless an offset is given); 30 days ago.")
+    ] = None,
     until: Annotated[datetime | None, Query(description="End; now when omitted.")] = None,
     group_by: Annotated[
         str, Query(max_length=132, description="cluster, template, owner or tag:<key>.")
     ] = "cluster",
 ) -> UsageReport:
     """Core-seconds and memory-GB-seconds of the studio's workers, by cluster, owner or tag."""
-    start = since or utcnow() - timedelta(days=30)
-    return usage_report(db, access.require_studio(), since=start, until=until, group_by=group_by)
+    start = _utc(since) if since else utcnow() - timedelta(days=30)
+    end = _utc(until) if until else None
+    return usage_report(db, access.require_studio(), since=start, until=end, group_by=group_by)
+
+
+def _utc(moment: datetime) -> datetime:
+    """A time without an offset is taken as UTC, like every time this API writes."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @router.get("/quotas", openapi_extra=requires(Action.STUDIO_DESCRIBE))

@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-23 16:14:23.361637
+Create Date: 2026-11-23 16:53:11.602992
 """
 
 from collections.abc import Sequence
@@ -56,7 +56,8 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=24), nullable=False),
         sa.Column("studio_id", sa.String(length=24), nullable=False),
         sa.Column("name", sa.String(length=64), nullable=False),
-        sa.Column("owner_id", sa.String(length=24), nullable=False),
+        sa.Column("owner_id", sa.String(length=24), nullable=True),
+        sa.Column("owner_name", sa.String(length=64), nullable=False),
         sa.Column("network", sa.String(length=64), nullable=False),
         sa.Column("backend", sa.String(length=32), nullable=False),
         sa.Column("template_name", sa.String(length=64), nullable=False),
@@ -86,7 +87,7 @@ def upgrade() -> None:
         sa.Column("created_at", sparkstudio.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sparkstudio.db.base.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["owner_id"], ["users.id"], name=op.f("fk_clusters_owner_id_users"), ondelete="RESTRICT"
+            ["owner_id"], ["users.id"], name=op.f("fk_clusters_owner_id_users"), ondelete="SET NULL"
         ),
         sa.ForeignKeyConstraint(
             ["studio_id"],
