@@ -409,15 +409,16 @@ class Clusters(_Resource):
     ) -> builtins.list[ClusterPublic]:
         """The studio's clusters; ``active=True``: only those not terminated (False: only those)."""
         statuses = [status] if isinstance(status, str) else status
-        items = self._client.iterate(
-            ClusterPublic,
-            self._path(studio_id),
-            status=list(statuses) if statuses else None,
-            name=name,
+        flag = None if active is None else str(active).lower()
+        return list(
+            self._client.iterate(
+                ClusterPublic,
+                self._path(studio_id),
+                status=list(statuses) if statuses else None,
+                name=name,
+                active=flag,
+            )
         )
-        # The API's strict ``active`` query flag refuses every text form of a boolean,
-        # so that filter is applied here, on the statuses.
-        return [c for c in items if active is None or (c.status not in CLUSTER_ENDED) == active]
 
     def get(self, studio_id: str, cluster_id: str) -> ClusterPublic:
         return self._client.get_model(ClusterPublic, self._path(studio_id, cluster_id))
