@@ -54,17 +54,22 @@ _HTTP_REASONS = {400: "BadRequest", 404: "NotFound", 405: "MethodNotAllowed"}
 
 def _allowed_methods(request: Request) -> set[str]:
     # From the app's own OpenAPI paths: public, and independent of how routers nest.
-    table: list[tuple[re.Pattern[str], set[str]]] | None = getattr(
+    table: list[tuple[re.Pattern[str], int, set[str]]] | None = getattr(
         request.app.state, "method_table", None
     )
     if table is None:
         table = [
-            (compile_path(path)[0], {method.upper() for method in operations})
+            (compile_path(path)[0], path.count("{"), {method.upper() for method in operations})
             for path, operations in request.app.openapi()["paths"].items()
         ]
         request.app.state.method_table = table
     path = request.url.path
-    return set().union(*(methods for pattern, methods in table if pattern.match(path)))
+    matches = [(params, methods) for pattern, params, methods in table if pattern.match(path)]
+    if not matches:
+        return set()
+    # A literal segment names its own resource: /clusters/from-spec is not a cluster id.
+    fewest = min(params for params, _ in matches)
+    return set().union(*(methods for params, methods in matches if params == fewest))
 
 
 def install(app: FastAPI) -> None:
