@@ -34,9 +34,12 @@ SPEC = ClusterSpec(
 def wait_until(
     backend: LocalBackend, state: State, wanted: set[Health], timeout: float
 ) -> Observation:
+    """Observe until ``wanted``, passing each observation's state on (as the control plane
+    stores it): observing may start things, e.g. the warm-up query, recorded in the state."""
     deadline = time.monotonic() + timeout
     while True:
         observation = backend.observe(state)
+        state = observation.state
         if observation.health in wanted or time.monotonic() > deadline:
             return observation
         time.sleep(0.5)
@@ -55,8 +58,10 @@ def cluster(backend: LocalBackend, tmp_path_factory: pytest.TempPathFactory) -> 
     state = backend.start(LaunchRequest("cl-test", SPEC, work, events.as_uri()))
     try:
         observation = wait_until(backend, state, {Health.READY, Health.FAILED}, 180)
+        state = observation.state
         assert observation.health is Health.READY, observation
-        yield observation.state
+        assert "warmup" in state  # usable only once the warm-up query has run
+        yield state
     finally:
         backend.stop(state)
 
@@ -94,7 +99,9 @@ def test_a_wrong_token_is_refused(backend: LocalBackend, cluster: State) -> None
 
 
 def test_the_token_is_not_on_any_command_line(cluster: State) -> None:
-    for record in LocalBackend.processes(cluster):
+    live = [r for r in LocalBackend.processes(cluster) if processes.is_alive(r)]
+    assert {r.role for r in live} >= {"master", "worker-0", "driver"}
+    for record in live:  # (the warm-up query gets its URL from its environment too)
         cmdline = Path(f"/proc/{record.pid}/cmdline").read_bytes()
         assert cluster["token"].encode() not in cmdline, record.role
 

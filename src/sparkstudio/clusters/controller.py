@@ -347,12 +347,11 @@ class ClusterController:
         with self._write(snap.id) as (db, cluster):
             cluster.state = outcome.state
             if observation is not None:
-                # Workers usable now: registered with the master and with a live process
-                # (one started in this look counts once it has registered).
+                # Workers usable now: registered with the master and still ours after this
+                # look (one started now counts once registered; one stopped now, at once).
                 alive = observation.workers_alive
-                if observation.managed_workers:
-                    live = len(backend.workers(observation.state)) - len(observation.lost_workers)
-                    alive = min(alive, live)
+                if observation.managed_workers:  # lost workers were replaced in this look
+                    alive = min(alive, len(backend.workers(outcome.state)))
                 cluster.workers_running = alive
                 if observation.endpoints is not None:
                     cluster.connect_url = observation.endpoints.connect_url
