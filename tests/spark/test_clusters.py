@@ -99,7 +99,11 @@ def test_the_spark_ui_is_served_through_the_control_plane(
     with httpx.Client(base_url=control_plane.url, timeout=30) as browser:
         login = browser.post(
             "/api/v1/auth/login",
-            json={"username": developer.name, "password": developer.password},
+            json={
+                "username": developer.name,
+                "password": developer.password,
+                "session_cookie": True,
+            },
         )
         assert login.status_code == 200
         assert browser.get(cluster["ui_path"] + "jobs/").status_code == 200

@@ -4,13 +4,18 @@ from datetime import datetime
 
 from pydantic import Field, SecretStr
 
-from sparkstudio.schemas.common import Count, Name, PublicModel, StrictModel
+from sparkstudio.schemas.common import Count, Flag, Name, PublicModel, StrictModel
 from sparkstudio.schemas.users import UserPublic
 
 
 class LoginRequest(StrictModel):
     username: str = Field(min_length=1, max_length=64)
     password: SecretStr = Field(min_length=1, max_length=256)
+    session_cookie: Flag = Field(
+        default=False,
+        description="Also set the token as an HttpOnly cookie (for browsers: the proxied "
+        "Spark UIs). Off by default, so that scripts never receive it in a header.",
+    )
 
 
 class TokenCreate(StrictModel):

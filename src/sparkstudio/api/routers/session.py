@@ -34,8 +34,8 @@ def login(
 ) -> LoginResponse:
     """Exchange a user name and password for a session token (no token needed).
 
-    The token also comes as an HttpOnly cookie, which pages opened in a browser (the
-    proxied Spark UIs) send; the cookie is honoured on reads only (GET, HEAD).
+    With ``session_cookie`` the token also comes as an HttpOnly cookie, which pages opened
+    in a browser (the proxied Spark UIs) send; the cookie is honoured on reads only.
     """
     # The password check (argon2) runs on a read session: a login must not hold the
     # write lock that every other writer waits on.
@@ -46,13 +46,14 @@ def login(
     with database.transaction() as writer:
         user = get_user_or_404(writer, user_id)
         token, value = token_service.issue_session(writer, user, settings)
-        response.set_cookie(
-            SESSION_COOKIE,
-            value,
-            max_age=settings.session_ttl_hours * 3600,
-            httponly=True,
-            samesite="strict",
-        )
+        if body.session_cookie:
+            response.set_cookie(
+                SESSION_COOKIE,
+                value,
+                max_age=settings.session_ttl_hours * 3600,
+                httponly=True,
+                samesite="strict",
+            )
         return LoginResponse(token=value, expires_at=token.expires_at, user=user_public(user))
 
 
