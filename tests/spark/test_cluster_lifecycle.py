@@ -3,7 +3,7 @@
 This module runs its own control plane (SQLite) so that it can stop and restart it on
 the same home. Three clusters are launched together at the start:
 
-- ``idle``: one worker, 60 s idle timeout; re-adopted after the restart, then ends idle;
+- ``idle``: one worker, 120 s idle timeout; re-adopted after the restart, then ends idle;
 - ``doomed``: its master is killed while the control plane is down;
 - ``elastic``: 1 to 2 one-core workers with dynamic allocation, for managed scaling,
   worker replacement and, at last, the loss of its driver.
@@ -48,8 +48,9 @@ ONE_CORE = {
     "executor_cores": 1,
     "executor_memory_mib": 512,
 }
+# Launched in this order, one after the other: "idle" last, so that its idle clock starts
+# just before the tests (its timeout covers the restart test, not all of them).
 SPECS: dict[str, dict[str, Any]] = {
-    "idle": {**ONE_CORE, "workers_min": 1, "workers_max": 1, "idle_timeout_seconds": 60},
     "doomed": {**ONE_CORE, "workers_min": 1, "workers_max": 1},
     "elastic": {
         **ONE_CORE,
@@ -62,6 +63,7 @@ SPECS: dict[str, dict[str, Any]] = {
             "spark.dynamicAllocation.executorIdleTimeout": "3s",
         },
     },
+    "idle": {**ONE_CORE, "workers_min": 1, "workers_max": 1, "idle_timeout_seconds": 120},
 }
 READY = {"WAITING", "RUNNING"}
 
@@ -156,14 +158,14 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 def test_a_restarted_control_plane_readopts_live_clusters_and_ends_dead_ones(lab: Lab) -> None:
     before = {role: lab.state(role) for role in SPECS}
     lab.stop()  # clusters keep running without the control plane
-    for state in before.values():
-        daemons = [r for r in LocalBackend.processes(state) if r.role != "warmup"]
-        assert all(processes.is_alive(r) for r in daemons)  # (the warm-up query has ended)
-
-    doomed_master = ProcessRecord.from_json(before["doomed"]["master"])
-    processes.stop(doomed_master)
-
-    lab.start()
+    try:
+        for state in before.values():
+            daemons = [r for r in LocalBackend.processes(state) if r.role != "warmup"]
+            assert all(processes.is_alive(r) for r in daemons)  # (the warm-up has ended)
+        doomed_master = ProcessRecord.from_json(before["doomed"]["master"])
+        processes.stop(doomed_master)
+    finally:
+        lab.start()
 
     ended = lab.wait("doomed", {"TERMINATED_WITH_ERRORS"}, timeout=60)
     assert ended["status_reason"]["code"] == "MASTER_LOST"
@@ -268,7 +270,7 @@ def test_a_lost_driver_ends_the_cluster_with_errors(lab: Lab) -> None:
 def test_an_idle_cluster_terminates_itself(lab: Lab) -> None:
     ended = lab.wait("idle", {"TERMINATED"}, timeout=180)
     assert ended["status_reason"]["code"] == "IDLE_TIMEOUT"
-    assert "idle timeout 60 s" in ended["status_reason"]["message"]
+    assert "idle timeout 120 s" in ended["status_reason"]["message"]
     assert ended["workers"]["running"] == 0
 
 
