@@ -98,7 +98,8 @@ class Settings(BaseSettings):
         return self.home / "clusters"
 
     def ensure_home(self) -> None:
-        for directory in (self.home, self.store_root, self.home / "logs", self.home / "run"):
+        run, logs = self.home / "run", self.home / "logs"
+        for directory in (self.home, self.store_root, logs, run, self.event_log_dir):
             directory.mkdir(parents=True, exist_ok=True)
 
 

@@ -35,7 +35,6 @@ class LaunchRequest:
     spec: ClusterSpec
     workdir: Path  # logs and scratch space of this cluster
     event_log_dir: str  # a URI Spark writes event logs to (for the history server)
-    ui_proxy_base: str = ""  # the path the control plane serves the driver's UI under
 
 
 @dataclass(frozen=True)

@@ -62,11 +62,6 @@ class LocalBackend(Backend):
 
     # -- launch -------------------------------------------------------------------------
 
-    def _env(self, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SPARK_", "PYSPARK_"))}
-        env.update(SPARK_HOME=str(self.spark.path), **extra)
-        return env
-
     def start(self, request: LaunchRequest) -> State:
         # A launch the control plane never recorded (it stopped mid-launch) is stopped
         # before a new one starts: no orphaned JVMs.
@@ -88,7 +83,7 @@ class LocalBackend(Backend):
                 "--webui-port",
                 str(master_ui),
             ],
-            self._env(
+            self.spark.environment(
                 SPARK_DAEMON_MEMORY=DAEMON_MEMORY,
                 # Every cluster has its own master, and masters number their applications
                 # from 0 with a one-second timestamp: without the cluster's id, two
@@ -143,7 +138,7 @@ class LocalBackend(Backend):
                 str(workdir / "work"),
                 state["master_url"],
             ],
-            self._env(SPARK_DAEMON_MEMORY=DAEMON_MEMORY),
+            self.spark.environment(SPARK_DAEMON_MEMORY=DAEMON_MEMORY),
             workdir / "logs" / f"worker-{index}.log",
         )
         return {**record.to_json(), "ui_port": ui_port}
@@ -178,7 +173,7 @@ class LocalBackend(Backend):
         for key, value in conf.items():
             argv += ["--conf", f"{key}={value}"]
         argv.append("spark-internal")
-        env = self._env(**{TOKEN_ENV: state["token"]})
+        env = self.spark.environment(**{TOKEN_ENV: state["token"]})
         return processes.launch("driver", argv, env, request.workdir / "logs" / "driver.log")
 
     # -- observe ------------------------------------------------------------------------

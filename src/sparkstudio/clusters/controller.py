@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,7 +21,14 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from sparkstudio import lifecycle
-from sparkstudio.backends.base import Backend, Health, LaunchRequest, Observation, State
+from sparkstudio.backends.base import (
+    Backend,
+    Health,
+    LaunchRequest,
+    Observation,
+    State,
+    Worker,
+)
 from sparkstudio.db.base import utcnow
 from sparkstudio.db.models import Cluster, WorkerUsage
 from sparkstudio.db.session import Database
@@ -101,7 +108,7 @@ class _Outcome:
     to_status: str | None = None
     reason: Reason | None = None
     notes: list[Reason] = field(default_factory=list)
-    started_workers: list[tuple[str, int, int]] = field(default_factory=list)
+    started_workers: list[Worker] = field(default_factory=list)
     ended_workers: list[str] = field(default_factory=list)
     observation: Observation | None = None
     last_activity_at: datetime | None = None
@@ -162,13 +169,11 @@ class ClusterController:
         )
         if self.history is not None:
             self.history.url()  # started before the first event log is written
-        event_logs = self.settings.event_log_dir
-        event_logs.mkdir(parents=True, exist_ok=True)
         request = LaunchRequest(
             cluster_id=snap.id,
             spec=spec,
             workdir=self.settings.clusters_dir / snap.id,
-            event_log_dir=event_logs.as_uri(),
+            event_log_dir=self.settings.event_log_dir.as_uri(),
         )
         try:
             state = backend.start(request)
@@ -180,7 +185,7 @@ class ClusterController:
         with self._write(snap.id) as (db, cluster):
             cluster.state = state
             for worker in backend.workers(state):
-                db.add(_usage(cluster, worker.name, worker.cores, worker.memory_mib, now))
+                db.add(_usage(cluster, worker, now))
         return STARTING_POLL_SECONDS
 
     # -- observe ------------------------------------------------------------------------
@@ -230,14 +235,7 @@ class ClusterController:
         return STARTING_POLL_SECONDS if starting else self.settings.cluster_poll_seconds
 
     def _replace_lost(self, backend: Backend, observation: Observation, outcome: _Outcome) -> None:
-        before = {w.name for w in backend.workers(outcome.state)}
-        count = len(before)
-        state = backend.scale(outcome.state, count)
-        after = {w.name: w for w in backend.workers(state)}
-        outcome.state = state
-        outcome.ended_workers += observation.lost_workers
-        started = [after[name] for name in after if name not in before]
-        outcome.started_workers += [(w.name, w.cores, w.memory_mib) for w in started]
+        started = _rescale(backend, outcome, len(backend.workers(outcome.state)))
         for name in observation.lost_workers:
             outcome.notes.append(Reason("WORKER_LOST", f"worker {name} is gone"))
         if started:
@@ -327,14 +325,7 @@ class ClusterController:
             why = f"worker(s) without executors for {self.settings.scale_in_idle_seconds} s"
         if desired == current:
             return
-        before = {w.name for w in backend.workers(outcome.state)}
-        state = backend.scale(outcome.state, desired, remove_first=long_idle)
-        after = {w.name: w for w in backend.workers(state)}
-        outcome.state = state
-        outcome.ended_workers += [name for name in before if name not in after]
-        outcome.started_workers += [
-            (w.name, w.cores, w.memory_mib) for name, w in after.items() if name not in before
-        ]
+        _rescale(backend, outcome, desired, remove_first=long_idle)
         code = "SCALED_OUT" if desired > current else "SCALED_IN"
         outcome.notes.append(Reason(code, f"workers {current} -> {desired}: {why}"))
         memory.backlog_polls = 0
@@ -368,8 +359,8 @@ class ClusterController:
                 if outcome.to_status in (_S.RUNNING, _S.WAITING) and cluster.ready_at is None:
                     cluster.ready_at = now
             _close_usage(db, cluster.id, outcome.ended_workers, now)
-            for name, cores, memory_mib in outcome.started_workers:
-                db.add(_usage(cluster, name, cores, memory_mib, now))
+            for worker in outcome.started_workers:
+                db.add(_usage(cluster, worker, now))
             if outcome.terminate is not None:
                 request_termination(cluster, outcome.terminate.code, outcome.terminate.message)
 
@@ -397,13 +388,26 @@ class ClusterController:
         self._memory.pop(snap.id, None)
 
 
-def _usage(cluster: Cluster, name: str, cores: int, memory_mib: int, now: datetime) -> WorkerUsage:
+def _rescale(
+    backend: Backend, outcome: _Outcome, workers: int, *, remove_first: Sequence[str] = ()
+) -> list[Worker]:
+    """Scale the outcome's state to ``workers``; record which workers ended and started."""
+    before = {w.name for w in backend.workers(outcome.state)}
+    outcome.state = backend.scale(outcome.state, workers, remove_first=remove_first)
+    after = {w.name: w for w in backend.workers(outcome.state)}
+    started = [w for name, w in after.items() if name not in before]
+    outcome.ended_workers += [name for name in before if name not in after]
+    outcome.started_workers += started
+    return started
+
+
+def _usage(cluster: Cluster, worker: Worker, now: datetime) -> WorkerUsage:
     return WorkerUsage(
         cluster_id=cluster.id,
         studio_id=cluster.studio_id,
-        worker=name,
-        cores=cores,
-        memory_mib=memory_mib,
+        worker=worker.name,
+        cores=worker.cores,
+        memory_mib=worker.memory_mib,
         started_at=now,
     )
 

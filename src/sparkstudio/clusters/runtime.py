@@ -12,7 +12,6 @@ import logging
 from functools import cache
 
 from sparkstudio.backends import load_backend
-from sparkstudio.backends.base import Backend
 from sparkstudio.clusters.controller import ClusterController
 from sparkstudio.db.session import Database
 from sparkstudio.errors import Unavailable
@@ -55,9 +54,6 @@ class ClusterRuntime:
 
     def wake(self, cluster_id: str) -> None:
         self.reconciler.wake(cluster_id)
-
-    def backend(self, name: str) -> Backend:
-        return load_backend(name)
 
     def require_backend(self, name: str) -> str:
         """``name`` if its backend can run clusters here; a 503 saying why otherwise."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from sparkstudio import lifecycle
@@ -32,7 +32,6 @@ from sparkstudio.schemas.common import Page
 from sparkstudio.services.common import page_rows
 from sparkstudio.services.templates import load_version, shared_template_or_error
 from sparkstudio.templates import FunctionRegistry, resolve
-from sparkstudio.templates.spec import ClusterSpec
 
 TARGET_RUNNING = "RUNNING"
 TARGET_TERMINATED = "TERMINATED"
@@ -365,21 +364,6 @@ def set_quotas(db: Session, studio: Studio, data: QuotasUpdate) -> QuotasPublic:
 
 def live_cluster_ids(db: Session) -> list[str]:
     return list(db.scalars(select(Cluster.id).where(Cluster.status.not_in(CLUSTER_ENDED))))
-
-
-def count_live(db: Session, studio_id: str) -> int:
-    return int(
-        db.scalar(
-            select(func.count())
-            .select_from(Cluster)
-            .where(Cluster.studio_id == studio_id, Cluster.status.not_in(CLUSTER_ENDED))
-        )
-        or 0
-    )
-
-
-def spec_of(cluster: Cluster) -> ClusterSpec:
-    return ClusterSpec.model_validate(cluster.spec)
 
 
 def connection(cluster: Cluster, principal: Principal) -> ClusterConnection:

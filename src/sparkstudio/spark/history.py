@@ -7,7 +7,6 @@ Started when first needed, tracked by PID and start time in ``<home>/run/history
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from pathlib import Path
@@ -27,11 +26,6 @@ class HistoryServer:
         self.logs = run_dir.parent / "logs" / "history-server.log"
         self._spark = spark_home
         self._lock = threading.Lock()
-
-    @property
-    def event_log_uri(self) -> str:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        return self.log_dir.as_uri()
 
     def _running(self) -> tuple[ProcessRecord, int] | None:
         try:
@@ -54,14 +48,12 @@ class HistoryServer:
         spark = self._spark or find_spark_home()
         port = processes.free_port()
         options = {
-            "spark.history.fs.logDirectory": self.event_log_uri,
+            "spark.history.fs.logDirectory": self.log_dir.as_uri(),
             "spark.history.ui.port": str(port),
             "spark.history.fs.update.interval": "5s",
             "spark.ui.bindAddress": HOST,  # not on every interface: its pages are proxied
         }
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SPARK_", "PYSPARK_"))}
-        env.update(
-            SPARK_HOME=str(spark.path),
+        env = spark.environment(
             SPARK_DAEMON_MEMORY="256m",
             SPARK_HISTORY_OPTS=" ".join(f"-D{key}={value}" for key, value in options.items()),
         )

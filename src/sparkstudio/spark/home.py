@@ -38,6 +38,13 @@ class SparkHome:
     def jars(self) -> Path:
         return self.path / "jars"
 
+    def environment(self, **extra: str) -> dict[str, str]:
+        """This process's environment for a Spark process: our SPARK_HOME, none of the
+        caller's other Spark settings (they would leak into every cluster)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SPARK_", "PYSPARK_"))}
+        env.update(SPARK_HOME=str(self.path), **extra)
+        return env
+
     def connect_jar(self) -> Path:
         found = sorted(self.jars.glob("spark-connect_*.jar"))
         if not found:
