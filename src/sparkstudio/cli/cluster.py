@@ -22,7 +22,7 @@ from sparkstudio.cli.common import (
 )
 from sparkstudio.cli.output import console, emit_json, errors, record, table
 from sparkstudio.client import Client
-from sparkstudio.client.resources import CLUSTER_ENDED
+from sparkstudio.client.clusters import CLUSTER_ENDED
 from sparkstudio.errors import Invalid, StudioError
 from sparkstudio.schemas.clusters import ClusterPublic
 

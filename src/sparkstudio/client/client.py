@@ -9,12 +9,11 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel
 
+from sparkstudio.client.clusters import Clusters, Templates
 from sparkstudio.client.resources import (
-    Clusters,
     Groups,
     Members,
     Studios,
-    Templates,
     Tokens,
     Users,
     Workspaces,
