@@ -18,6 +18,7 @@ import pytest
 
 from sparkstudio.db.session import Database
 from sparkstudio.server import ControlPlane
+from tests.s3 import S3Server, s3_server  # noqa: F401 (a fixture, for the whole suite)
 from tests.support import (
     ADMIN_NAME,
     ADMIN_PASSWORD,
@@ -38,11 +39,17 @@ from tests.support import (
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def control_plane(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    s3_server: S3Server,  # noqa: F811
 ) -> Iterator[ControlPlane]:
-    """A running control plane (SQLite or a throwaway PostgreSQL database)."""
+    """A running control plane (SQLite or a throwaway PostgreSQL database).
+
+    ``s3://`` storage locations reach the tests' S3-compatible server.
+    """
     backend: str = request.param
-    with running_control_plane(tmp_path_factory.mktemp(f"home-{backend}"), backend) as plane:
+    home = tmp_path_factory.mktemp(f"home-{backend}")
+    with running_control_plane(home, backend, s3=s3_server) as plane:
         yield plane
 
 

@@ -29,12 +29,14 @@ from sparkstudio.api.app import API_PREFIX, create_app
 from sparkstudio.api.deps import ACTION_KEY
 from sparkstudio.auth.actions import ACTIONS, Action, ActionSpec
 from sparkstudio.clusters.runtime import ClusterRuntime
-from sparkstudio.db.models import Cluster
+from sparkstudio.db.models import Cluster, Workspace
 from sparkstudio.db.session import Database
-from sparkstudio.lifecycle import CLUSTER_ENDED
+from sparkstudio.lifecycle import CLUSTER_ENDED, Reason, WorkspaceStatus
 from sparkstudio.server import ControlPlane
 from sparkstudio.services.clusters import request_termination
+from sparkstudio.services.workspace_servers import request_stop
 from sparkstudio.settings import Settings
+from tests.s3 import REGION, S3Server
 
 ADMIN_NAME = "admin"
 ADMIN_PASSWORD = f"admin-{secrets.token_hex(8)}"
@@ -90,9 +92,13 @@ def throwaway_postgres_database() -> Iterator[str]:
 
 @contextmanager
 def running_control_plane(
-    home: Path, backend: str, *, access_log: bool = False
+    home: Path, backend: str, *, access_log: bool = False, s3: S3Server | None = None
 ) -> Iterator[ControlPlane]:
     """A control plane on a free port with a fresh SQLite or PostgreSQL metadata database."""
+    if s3 is not None:  # workspace servers inherit the credentials from the environment
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", s3.access_key_id)
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", s3.secret_access_key)
+        os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
     with ExitStack() as stack:
         database_url = None
         if backend == "postgresql":
@@ -105,11 +111,66 @@ def running_control_plane(
             # Quick looks and short scale-in delay keep the Spark tests short.
             cluster_poll_seconds=0.5,
             scale_in_idle_seconds=10,
+            workspace_poll_seconds=0.5,
+            s3_endpoint_url=s3.endpoint_url if s3 is not None else None,
         )
         plane = ControlPlane(settings, access_log=access_log).start()
         stack.callback(plane.stop)  # runs before the database is dropped
-        stack.callback(end_every_cluster, plane)  # runs first: no JVM outlives the tests
+        stack.callback(end_every_cluster, plane)  # no JVM outlives the tests
+        stack.callback(stop_every_workspace, plane)  # runs first: kernels use the clusters
         yield plane
+
+
+def stop_every_workspace(plane: ControlPlane, timeout: float = 60.0) -> None:
+    """Stop every workspace server of ``plane`` and wait until all are stopped."""
+    database = plane.prepared.database
+    with database.transaction() as db:
+        running = db.scalars(
+            select(Workspace).where(
+                (Workspace.server_url != "") | (Workspace.target != WorkspaceStatus.STOPPED)
+            )
+        ).all()
+        for workspace in running:
+            request_stop(db, workspace, Reason("USER_REQUEST", "the test session ended"), "tests")
+        ids = [workspace.id for workspace in running]
+    for workspace_id in ids:
+        plane.workspaces.wake(workspace_id)
+    deadline = time.monotonic() + timeout
+    while ids and time.monotonic() < deadline:
+        time.sleep(0.2)
+        with database.session(write=False) as db:
+            ids = list(
+                db.scalars(
+                    select(Workspace.id).where(
+                        Workspace.id.in_(ids),
+                        (Workspace.server_url != "")
+                        | (Workspace.status != WorkspaceStatus.STOPPED),
+                    )
+                )
+            )
+    assert not ids, f"workspace servers still running: {ids}"
+
+
+def wait_for_workspace(
+    client: httpx.Client,
+    studio_id: str,
+    workspace_id: str,
+    statuses: set[str],
+    timeout: float = 60.0,
+) -> dict[str, Any]:
+    """Poll the workspace until its status is one of ``statuses``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        workspace: dict[str, Any] = expect(
+            client.get(f"/studios/{studio_id}/workspaces/{workspace_id}"), 200
+        )
+        if workspace["status"] in statuses:
+            return workspace
+        assert time.monotonic() < deadline, (
+            f"workspace {workspace_id} is {workspace['status']} ({workspace['status_reason']}), "
+            f"waiting for {statuses}"
+        )
+        time.sleep(0.1)
 
 
 def end_every_cluster(plane: ControlPlane, timeout: float = 180.0) -> None:

@@ -26,6 +26,7 @@ from sparkstudio.db.session import Database
 from sparkstudio.services.bootstrap import ensure_admin
 from sparkstudio.services.templates import ensure_builtin_templates
 from sparkstudio.settings import Settings
+from sparkstudio.workspaces.runtime import WorkspaceRuntime
 
 log = logging.getLogger("sparkstudio.server")
 
@@ -73,7 +74,10 @@ class ControlPlane:
         shown = f"[{host}]" if ":" in host else host
         self.url = f"http://{shown}:{port}"
         self.clusters = ClusterRuntime(settings, self.prepared.database)
-        app = create_app(settings, self.prepared.database, self.clusters)
+        self.workspaces = WorkspaceRuntime(
+            settings, self.prepared.database, settings.public_url or self.url
+        )
+        app = create_app(settings, self.prepared.database, self.clusters, self.workspaces)
         config = uvicorn.Config(
             app,
             log_level=log_level,
@@ -98,14 +102,16 @@ class ControlPlane:
         if not self.server.started:
             raise RuntimeError("the control plane failed to start; see the log above")
         self.clusters.start()
+        self.workspaces.start()
         self._write_runtime_file()
         return self
 
     def stop(self) -> None:
         self.server.should_exit = True
         self._thread.join(timeout=15)
-        # Clusters keep running: the next start re-adopts them.
+        # Clusters and workspace servers keep running: the next start re-adopts them.
         self.clusters.stop()
+        self.workspaces.stop()
         self.socket.close()
         self.prepared.database.dispose()
         self.runtime_file.unlink(missing_ok=True)

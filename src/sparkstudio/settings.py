@@ -74,6 +74,41 @@ class Settings(BaseSettings):
         description="Run a Spark history server for the event logs of every cluster.",
     )
 
+    workspace_spawner: str = Field(
+        default="local",
+        description="Spawner that runs workspace servers "
+        "(an entry point of group sparkstudio.spawners).",
+    )
+    workspace_idle_timeout_seconds: int = Field(
+        default=3600,
+        ge=60,
+        le=7 * 86400,
+        description="A workspace server with no open connection and no kernel activity "
+        "this long stops itself (the default of new workspaces).",
+    )
+    workspace_start_timeout_seconds: int = Field(
+        default=120,
+        ge=10,
+        le=3600,
+        description="A workspace server not answering this long after it started is stopped.",
+    )
+    workspace_poll_seconds: float = Field(
+        default=5.0,
+        ge=0.2,
+        le=300,
+        description="How often a running workspace server is looked at (activity, idleness).",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        description="Endpoint of an S3-compatible object store for s3:// storage locations "
+        "(AWS when unset); credentials come from the usual AWS_* variables.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="The control plane's address as users and kernels reach it; "
+        "http://<host>:<port> when unset.",
+    )
+
     @field_validator("home")
     @classmethod
     def _expand_home(cls, value: Path) -> Path:
@@ -96,6 +131,11 @@ class Settings(BaseSettings):
     @property
     def clusters_dir(self) -> Path:
         return self.home / "clusters"
+
+    @property
+    def workspaces_dir(self) -> Path:
+        """Each running workspace server's own directory (config, kernel specs, logs)."""
+        return self.home / "workspaces"
 
     def ensure_home(self) -> None:
         run, logs = self.home / "run", self.home / "logs"

@@ -11,9 +11,12 @@ Session policies narrow a membership; those tests are at the end.
 
 from __future__ import annotations
 
+import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,6 +26,7 @@ from fastapi.routing import APIRoute
 
 from sparkstudio.api.app import API_PREFIX, DOCS_URL, OPENAPI_URL
 from sparkstudio.api.deps import ACTION_KEY
+from sparkstudio.api.routers.workspace_proxy import PROXY_ACTION
 from sparkstudio.auth.actions import ACTIONS, Action, Role, Scope
 from sparkstudio.server import ControlPlane
 from tests.conftest import SparkCluster
@@ -48,14 +52,22 @@ from tests.support import (
     route_contexts,
     route_table,
     unique,
+    wait_for_cluster,
 )
 
-# Operations that need no token (method, path under the API prefix).
+USABLE = {"WAITING", "RUNNING"}
+
+# Operations that need no token (method, path under the API prefix). The workspace
+# agent's operation is called by kernels with their server's secret, not a user token
+# (tested in tests/spark/test_workspaces.py).
 PUBLIC_OPERATIONS = {
     ("POST", "/auth/login"),
     ("GET", "/health"),
     ("GET", DOCS_URL.removeprefix(API_PREFIX)),
+    ("PUT", "/workspace-agent/{workspace_id}/attachment"),
 }
+# Actions checked outside the API's routes: the workspace proxy checks WORKSPACE_OPEN.
+PROXY_ACTIONS = {PROXY_ACTION}
 # Non-operation routes under the prefix: the OpenAPI document and the docs' static assets.
 PUBLIC_PATHS = {OPENAPI_URL, f"{DOCS_URL}/assets"}
 
@@ -81,7 +93,7 @@ def test_every_api_route_declares_an_action_or_is_public() -> None:
 
 
 def test_every_action_has_a_route() -> None:
-    assert {route.action for route in ROUTES} == set(Action)
+    assert {route.action for route in ROUTES} == set(Action) - PROXY_ACTIONS
 
 
 def test_the_public_routes_need_no_token(control_plane: ControlPlane, anon: httpx.Client) -> None:
@@ -204,7 +216,56 @@ class World:
 
     @cached_property
     def workspace(self) -> dict[str, Any]:
-        return create_workspace(self.admin, self.studio["id"])
+        # Its users (owner, shared members) may start, attach or share it: a member
+        # calling owns the one they call on; other callers get the admin's.
+        studio = self.studio
+        member = self.caller.kind in _CALLER_ROLE
+        return create_workspace(self.caller.client if member else self.admin, studio["id"])
+
+    @cached_property
+    def member_user(self) -> dict[str, Any]:
+        """A user of the studio besides the callers (who cannot log in)."""
+        user = create_user(self.admin, password=None)
+        add_member(self.admin, self.studio["id"], user=user["name"])
+        return user
+
+    @cached_property
+    def shared_user(self) -> dict[str, Any]:
+        """A member the workspace is shared with (by its owner or the admin)."""
+        owner = self.caller.client if self.caller.kind in _CALLER_ROLE else self.admin
+        path = f"/studios/{self.studio['id']}/workspaces/{self.workspace['id']}/shares"
+        expect(owner.post(path, json={"user": self.member_user["name"]}), 201)
+        return self.member_user
+
+    @cached_property
+    def git_remote(self) -> str:
+        """A bare Git repository with one commit, to link to workspaces."""
+        root = Path(tempfile.mkdtemp(prefix="matrix-git-"))
+        for args in (
+            ["init", "--bare", "-q", "--initial-branch=main", str(root / "origin.git")],
+            ["clone", "-q", str(root / "origin.git"), str(root / "work")],
+            ["-C", str(root / "work"), "commit", "-q", "--allow-empty", "-m", "first"],
+            ["-C", str(root / "work"), "push", "-q", "origin", "HEAD:main"],
+        ):
+            identity = ["-c", "user.name=Matrix", "-c", "user.email=matrix@example.com"]
+            subprocess.run(["git", *identity, *args], check=True, capture_output=True)
+        return (root / "origin.git").as_uri()
+
+    @cached_property
+    def repo(self) -> dict[str, Any]:
+        """A repository linked to :attr:`workspace` by its owner."""
+        owner = self.caller.client if self.caller.kind in _CALLER_ROLE else self.admin
+        path = f"/studios/{self.studio['id']}/workspaces/{self.workspace['id']}/repos"
+        result: dict[str, Any] = expect(
+            owner.post(path, json={"url": self.git_remote, "name": unique("repo")}), 201
+        )
+        return result
+
+    @cached_property
+    def usable_cluster(self) -> dict[str, Any]:
+        """A cluster a workspace may attach to (WAITING or RUNNING)."""
+        cluster = self.cluster
+        return wait_for_cluster(self.admin, self.studio["id"], cluster["id"], USABLE, 60)
 
     @cached_property
     def member(self) -> dict[str, Any]:
@@ -238,9 +299,14 @@ class World:
             "token_id": ("token", "id"),
             "cluster_id": ("cluster", "id"),
             "template_name": ("template", "name"),
+            "user_name": ("shared_user", "name"),
+            "repo_name": ("repo", "name"),
         }
         params = {}
         for name in route.params:
+            if name == "operation":  # of a linked Git repository
+                params[name] = "pull"
+                continue
             if name == "path":  # a page of a proxied Spark UI
                 app = self.cluster["app_id"]
                 params[name] = f"history/{app}/jobs/" if "/history/" in route.path else "jobs/"
@@ -308,6 +374,9 @@ BODIES: dict[Action, Callable[[World], dict[str, Any]]] = {
     Action.MEMBER_UPDATE: lambda w: {"role": "ADMIN"},
     Action.WORKSPACE_CREATE: lambda w: {"name": unique("ws")},
     Action.WORKSPACE_UPDATE: lambda w: {"description": "updated", "tags": {"team": "a"}},
+    Action.WORKSPACE_ATTACH: lambda w: {"cluster_id": w.usable_cluster["id"]},
+    Action.WORKSPACE_SHARE: lambda w: {"user": w.member_user["name"]},
+    Action.WORKSPACE_REPOS: lambda w: {"url": w.git_remote, "name": unique("repo")},
     Action.STUDIO_SET_QUOTAS: lambda w: {},
     Action.TEMPLATE_PUBLISH: lambda w: {"body": template_text(unique("tpl"))},
     Action.CLUSTER_CREATE: lambda w: {"name": unique("cl"), "template": "single-node"},

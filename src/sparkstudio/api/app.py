@@ -23,12 +23,15 @@ from sparkstudio.api.routers import (
     templates,
     tokens,
     users,
+    workspace_agent,
+    workspace_proxy,
     workspaces,
 )
 from sparkstudio.auth.cache import AuthCache
 from sparkstudio.clusters.runtime import ClusterRuntime
 from sparkstudio.db.session import Database
 from sparkstudio.settings import Settings
+from sparkstudio.workspaces.runtime import WorkspaceRuntime
 
 API_PREFIX = "/api/v1"
 OPENAPI_URL = f"{API_PREFIX}/openapi.json"
@@ -41,7 +44,12 @@ class Health(BaseModel):
     version: str
 
 
-def create_app(settings: Settings, database: Database, runtime: ClusterRuntime) -> FastAPI:
+def create_app(
+    settings: Settings,
+    database: Database,
+    runtime: ClusterRuntime,
+    workspaces_runtime: WorkspaceRuntime | None = None,
+) -> FastAPI:
     app = FastAPI(
         title="sparkstudio",
         version=__version__,
@@ -54,6 +62,7 @@ def create_app(settings: Settings, database: Database, runtime: ClusterRuntime) 
     app.state.database = database
     app.state.auth_cache = AuthCache(settings.auth_cache_seconds)
     app.state.clusters = runtime
+    app.state.workspaces = workspaces_runtime or WorkspaceRuntime(settings, database, "")
     # Users, tokens, groups and memberships change only through writes: drop the cache
     # as soon as any write commits, before its response is sent.
     database.on_write_commit(app.state.auth_cache.invalidate)
@@ -62,8 +71,10 @@ def create_app(settings: Settings, database: Database, runtime: ClusterRuntime) 
     # Routers are included into the app directly: each level of nesting adds a pass of
     # route matching to every request.
     routers = (session, users, groups, studios, members, workspaces, tokens, templates)
-    for module in (*routers, clusters, cluster_ui):
+    for module in (*routers, clusters, cluster_ui, workspace_agent):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(workspaces.leftovers_router, prefix=API_PREFIX)
+    app.include_router(workspace_proxy.router)  # /workspaces/{id}/…: JupyterLab
 
     @app.get(f"{API_PREFIX}/health", tags=["session"])
     async def health() -> Health:

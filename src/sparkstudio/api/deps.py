@@ -27,6 +27,7 @@ from sparkstudio.errors import Forbidden, NotFound
 from sparkstudio.schemas.common import ID_PATTERN
 from sparkstudio.services import tokens as token_service
 from sparkstudio.settings import Settings
+from sparkstudio.workspaces.runtime import WorkspaceRuntime
 
 ACTION_KEY = "x-sparkstudio-action"
 SESSION_COOKIE = "sparkstudio_session"
@@ -81,6 +82,14 @@ def get_cluster_runtime(request: Request) -> ClusterRuntime:
 
 
 Runtime = Annotated[ClusterRuntime, Depends(get_cluster_runtime)]
+
+
+def get_workspace_runtime(request: Request) -> WorkspaceRuntime:
+    runtime: WorkspaceRuntime = request.app.state.workspaces
+    return runtime
+
+
+Workspaces = Annotated[WorkspaceRuntime, Depends(get_workspace_runtime)]
 
 
 def get_auth_cache(request: Request) -> AuthCache:

@@ -66,6 +66,13 @@ class Action(StrEnum):
     WORKSPACE_DESCRIBE = "workspace:Describe"
     WORKSPACE_UPDATE = "workspace:Update"
     WORKSPACE_DELETE = "workspace:Delete"
+    WORKSPACE_START = "workspace:Start"
+    WORKSPACE_STOP = "workspace:Stop"
+    WORKSPACE_OPEN = "workspace:Open"
+    WORKSPACE_ATTACH = "workspace:Attach"
+    WORKSPACE_SHARE = "workspace:Share"
+    WORKSPACE_REPOS = "workspace:ManageRepos"
+    WORKSPACE_LIST_LEFTOVERS = "workspace:ListLeftoverFiles"
     STUDIO_SET_QUOTAS = "studio:SetQuotas"
 
     TEMPLATE_PUBLISH = "template:Publish"
@@ -151,7 +158,54 @@ ACTIONS: dict[Action, ActionSpec] = {
         _studio(A.WORKSPACE_LIST, _BOTH, "workspace", "List the studio's workspaces."),
         _studio(A.WORKSPACE_DESCRIBE, _BOTH, "workspace", "Describe a workspace and its events."),
         _studio(A.WORKSPACE_UPDATE, _BOTH, "workspace", "Rename, describe or tag a workspace."),
-        _studio(A.WORKSPACE_DELETE, _BOTH, "workspace", "Delete a workspace."),
+        _studio(
+            A.WORKSPACE_DELETE,
+            _BOTH,
+            "workspace",
+            "Delete a stopped workspace (owner or studio admin), optionally purging its files.",
+        ),
+        _studio(
+            A.WORKSPACE_START,
+            _BOTH,
+            "workspace",
+            "Start a workspace's JupyterLab server (its owner and the members it is shared with).",
+        ),
+        _studio(
+            A.WORKSPACE_STOP,
+            _BOTH,
+            "workspace",
+            "Stop a workspace's server (its users or a studio admin).",
+        ),
+        _studio(
+            A.WORKSPACE_OPEN,
+            _BOTH,
+            "workspace",
+            "Open a workspace's JupyterLab through the proxy (its owner and shared members).",
+        ),
+        _studio(
+            A.WORKSPACE_ATTACH,
+            _BOTH,
+            "workspace",
+            "Attach a workspace to a cluster, switch or detach it (its users).",
+        ),
+        _studio(
+            A.WORKSPACE_SHARE,
+            _BOTH,
+            "workspace",
+            "Share a workspace with studio members or stop sharing it (owner or studio admin).",
+        ),
+        _studio(
+            A.WORKSPACE_REPOS,
+            _BOTH,
+            "workspace",
+            "Link, pull, push or unlink a workspace's Git repositories (its users).",
+        ),
+        _studio(
+            A.WORKSPACE_LIST_LEFTOVERS,
+            _ADMIN,
+            "workspace",
+            "List files left in the studio's storage by deleted workspaces.",
+        ),
         _studio(
             A.STUDIO_SET_QUOTAS,
             frozenset(),

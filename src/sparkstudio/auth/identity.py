@@ -74,6 +74,18 @@ def load_principal(db: Session, presented: str | None) -> tuple[Principal, datet
     return principal, token.expires_at
 
 
+def principal_of(user: User) -> Principal:
+    """A user as a principal without a token: to check what they may do in a studio."""
+    return Principal(
+        user_id=user.id,
+        name=user.name,
+        is_platform_admin=user.is_platform_admin,
+        group_ids=frozenset(group.id for group in user.groups),
+        token_id="",
+        token_kind="",
+    )
+
+
 def is_member(principal: Principal) -> ColumnElement[bool]:
     """A membership row that is the principal's, directly or through one of their groups."""
     condition = Membership.user_id == principal.user_id

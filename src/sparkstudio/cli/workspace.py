@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import sys
+import time
+import webbrowser
+from collections.abc import Collection
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from sparkstudio.cli.common import (
     JsonOption,
@@ -14,28 +20,114 @@ from sparkstudio.cli.common import (
     parse_tags,
     resolve_studio,
 )
-from sparkstudio.cli.output import done, record, table
+from sparkstudio.cli.output import Column, console, done, emit_json, errors, record, table
 from sparkstudio.client import Client
+from sparkstudio.client.resources import WORKSPACE_RUNNING, WORKSPACE_STOPPED
+from sparkstudio.errors import Invalid
+from sparkstudio.schemas.workspaces import GIT_URL_PATTERN, GIT_URL_RULE, WorkspacePublic
 
 app = typer.Typer(no_args_is_help=True)
+repo_app = typer.Typer(no_args_is_help=True)
+app.add_typer(
+    repo_app,
+    name="repo",
+    help="Git repositories cloned into a workspace's files (at most three).",
+)
 
 TagOption = Annotated[list[str] | None, typer.Option("--tag", help="KEY=VALUE (repeatable).")]
-_COLUMNS = [
-    ("ID", lambda w: w.id),
-    ("NAME", lambda w: w.name),
-    ("OWNER", lambda w: w.owner),
-    ("STATUS", lambda w: w.status),
-    ("NETWORK", lambda w: w.network),
-    ("CLUSTER", lambda w: w.cluster_id),
-    ("TAGS", lambda w: w.tags),
-    ("CREATED", lambda w: w.created_at),
+IdleTimeoutOption = Annotated[
+    int | None,
+    typer.Option(
+        "--idle-timeout", help="Seconds without activity before the server stops (60-604800)."
+    ),
 ]
+TimeoutOption = Annotated[float, typer.Option(help="Seconds to wait at most.")]
+_BROWSER_LOGIN = "your browser must be logged in to the sparkstudio console"
+
+
+def _columns(base_url: str) -> list[Column]:
+    return [
+        ("ID", lambda w: w.id),
+        ("NAME", lambda w: w.name),
+        ("OWNER", lambda w: w.owner),
+        ("STATUS", lambda w: w.status),
+        ("NETWORK", lambda w: w.network),
+        ("CLUSTER", lambda w: w.cluster_id),
+        ("URL", lambda w: base_url + w.url),
+        ("TAGS", lambda w: w.tags),
+        ("CREATED", lambda w: w.created_at),
+    ]
 
 
 def _workspace_id(client: Client, studio_id: str, workspace: str) -> str:
     if looks_like_id(workspace, "ws"):
         return workspace
     return client.workspaces.get_by_name(studio_id, workspace).id
+
+
+def _find(client: Client, studio_id: str, workspace: str) -> WorkspacePublic:
+    if looks_like_id(workspace, "ws"):
+        return client.workspaces.get(studio_id, workspace)
+    return client.workspaces.get_by_name(studio_id, workspace)
+
+
+class _Progress:
+    """The live line under a wait: status and elapsed time, rendered on every refresh."""
+
+    def __init__(self, name: str, status: str) -> None:
+        self.name, self.status = name, status
+        self.started = time.monotonic()
+
+    def elapsed(self) -> str:
+        return f"{time.monotonic() - self.started:.0f}s"
+
+    def __rich__(self) -> Text:
+        return Text(f"workspace {self.name}: {self.status} ({self.elapsed()})")
+
+    def changed(self, workspace: WorkspacePublic) -> None:
+        if workspace.status == self.status:
+            return  # the status it had when the wait began
+        self.status = workspace.status
+        reason = workspace.status_reason
+        line = Text.assemble(
+            (f"{self.elapsed():>5}", "dim"),
+            "  ",
+            (workspace.status, "bold"),
+            "  ",
+            reason.message or reason.code,
+        )
+        console.print(line, highlight=False)
+
+
+def _wait(
+    client: Client,
+    workspace: WorkspacePublic,
+    statuses: Collection[str],
+    *,
+    timeout: float,
+    quiet: bool,
+) -> WorkspacePublic:
+    """Wait until the status is one of ``statuses``, showing progress unless quiet."""
+    wait = client.workspaces.wait
+    if quiet:
+        return wait(workspace.studio_id, workspace.id, statuses, timeout=timeout)
+    progress = _Progress(workspace.name, workspace.status)
+    try:
+        with console.status(progress):
+            return wait(
+                workspace.studio_id,
+                workspace.id,
+                statuses,
+                timeout=timeout,
+                on_change=progress.changed,
+            )
+    except KeyboardInterrupt:
+        errors.print(
+            f"Stopped waiting; workspace {workspace.name} is unaffected "
+            f"(sparkstudio workspace describe {workspace.id}).",
+            highlight=False,
+        )
+        raise typer.Exit(130) from None
 
 
 @app.command("create")
@@ -45,9 +137,10 @@ def create(
     description: Annotated[str, typer.Option()] = "",
     network: Annotated[str | None, typer.Option(help="One of the studio's networks.")] = None,
     tag: TagOption = None,
+    idle_timeout: IdleTimeoutOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Create a workspace in a studio."""
+    """Create a workspace in a studio (STOPPED until started or opened)."""
     with connect() as client:
         created = client.workspaces.create(
             resolve_studio(client, studio),
@@ -55,6 +148,7 @@ def create(
             description=description,
             network=network,
             tags=parse_tags(tag),
+            idle_timeout_seconds=idle_timeout,
         )
     record(created, as_json=as_json)
 
@@ -66,6 +160,7 @@ def list_(
     mine: Annotated[bool, typer.Option(help="Only workspaces you own.")] = False,
     as_json: JsonOption = False,
 ) -> None:
+    """The studio's workspaces, with the URL each opens at."""
     with connect() as client:
         owner_id = client.me().user.id if mine else None
         rows = client.workspaces.list(
@@ -73,7 +168,7 @@ def list_(
             status=status.upper() if status else None,
             owner_id=owner_id,
         )
-    table(rows, _COLUMNS, as_json=as_json, empty="No workspaces in this studio yet.")
+    table(rows, _columns(client.url), as_json=as_json, empty="No workspaces in this studio yet.")
 
 
 @app.command("describe")
@@ -94,8 +189,10 @@ def update(
     tag: Annotated[
         list[str] | None, typer.Option("--tag", help="KEY=VALUE (repeatable); replaces all tags.")
     ] = None,
+    idle_timeout: IdleTimeoutOption = None,
     as_json: JsonOption = False,
 ) -> None:
+    """Rename, describe, tag a workspace or change its idle timeout."""
     with connect() as client:
         studio_id = resolve_studio(client, studio)
         updated = client.workspaces.update(
@@ -104,16 +201,33 @@ def update(
             name=name,
             description=description,
             tags=parse_tags(tag),
+            idle_timeout_seconds=idle_timeout,
         )
     record(updated, as_json=as_json)
 
 
 @app.command("delete")
-def delete(workspace: str, studio: StudioOption = None, as_json: JsonOption = False) -> None:
+def delete(
+    workspace: str,
+    studio: StudioOption = None,
+    purge: Annotated[
+        bool, typer.Option("--purge", help="Also delete its files from the studio's storage.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Delete a stopped workspace; its files stay in the storage unless --purge."""
     with connect() as client:
         studio_id = resolve_studio(client, studio)
-        client.workspaces.delete(studio_id, _workspace_id(client, studio_id, workspace))
-    done(f"Deleted workspace {workspace}.", as_json=as_json)
+        workspace_id = _workspace_id(client, studio_id, workspace)
+        client.workspaces.delete(studio_id, workspace_id, purge=purge)
+    if purge:
+        message = f"Deleted workspace {workspace} and its files."
+    else:
+        message = (
+            f"Deleted workspace {workspace}; its files stay in the studio's storage "
+            "('sparkstudio workspace leftovers' lists them)."
+        )
+    done(message, as_json=as_json, payload={"ok": True, "id": workspace_id, "purged": purge})
 
 
 @app.command("events")
@@ -131,3 +245,297 @@ def events(workspace: str, studio: StudioOption = None, as_json: JsonOption = Fa
         ("ACTOR", lambda e: e.actor),
     ]
     table(rows, columns, as_json=as_json, empty="No events.")
+
+
+def _print_open(client: Client, workspace: WorkspacePublic) -> str:
+    url = client.url + workspace.url
+    console.print(
+        f"Workspace {workspace.name} is {workspace.status}: {url}\n"
+        f"  ({_BROWSER_LOGIN}; the CLI's token is not passed on)",
+        highlight=False,
+        markup=False,
+    )
+    return url
+
+
+@app.command("start")
+def start(
+    workspace: str,
+    studio: StudioOption = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Wait until it is READY or ATTACHED.")
+    ] = False,
+    timeout: TimeoutOption = 300,
+    as_json: JsonOption = False,
+) -> None:
+    """Start the workspace's JupyterLab server."""
+    with connect() as client:
+        studio_id = resolve_studio(client, studio)
+        started = client.workspaces.start(studio_id, _workspace_id(client, studio_id, workspace))
+        if wait:
+            started = _wait(client, started, WORKSPACE_RUNNING, timeout=timeout, quiet=as_json)
+    if as_json:
+        emit_json(started)
+    elif wait:
+        _print_open(client, started)
+    else:
+        console.print(
+            f"Workspace {started.name} ({started.id}) is starting; "
+            f"'sparkstudio workspace open {started.name}' waits and prints its URL.",
+            highlight=False,
+            markup=False,
+        )
+
+
+@app.command("stop")
+def stop(
+    workspace: str,
+    studio: StudioOption = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait until it is STOPPED.")] = False,
+    timeout: TimeoutOption = 300,
+    as_json: JsonOption = False,
+) -> None:
+    """Stop the server and its kernels; the files are kept."""
+    with connect() as client:
+        studio_id = resolve_studio(client, studio)
+        stopped = client.workspaces.stop(studio_id, _workspace_id(client, studio_id, workspace))
+        if wait:
+            stopped = _wait(client, stopped, {WORKSPACE_STOPPED}, timeout=timeout, quiet=as_json)
+    if as_json:
+        emit_json(stopped)
+        return
+    state = "is" if stopped.status == WORKSPACE_STOPPED else "is being"
+    console.print(f"Workspace {stopped.name} ({stopped.id}) {state} stopped.", highlight=False)
+
+
+@app.command("open")
+def open_(
+    workspace: str,
+    studio: StudioOption = None,
+    no_browser: Annotated[bool, typer.Option("--no-browser", help="Only print the URL.")] = False,
+    timeout: TimeoutOption = 300,
+    as_json: JsonOption = False,
+) -> None:
+    """Start the workspace if needed, wait, print its URL and open it in a browser.
+
+    The browser must be logged in to the sparkstudio console: the CLI's token is not
+    passed on.
+    """
+    with connect() as client:
+        found = _find(client, resolve_studio(client, studio), workspace)
+        if found.status not in WORKSPACE_RUNNING:
+            found = client.workspaces.start(found.studio_id, found.id)
+        found = _wait(client, found, WORKSPACE_RUNNING, timeout=timeout, quiet=as_json)
+    url = client.url + found.url
+    if as_json:
+        emit_json({"workspace_id": found.id, "status": found.status, "url": url})
+    else:
+        _print_open(client, found)
+    if not no_browser and not webbrowser.open(url):
+        errors.print("No browser could be opened; open the URL yourself.", highlight=False)
+
+
+@app.command("attach")
+def attach(
+    workspace: str,
+    cluster: Annotated[str, typer.Argument(help="A RUNNING or WAITING cluster: name or id.")],
+    studio: StudioOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Attach the workspace's kernels to a cluster, or switch them to another one."""
+    with connect() as client:
+        studio_id = resolve_studio(client, studio)
+        attached = client.workspaces.attach(
+            studio_id, _workspace_id(client, studio_id, workspace), cluster
+        )
+    if as_json:
+        emit_json(attached)
+        return
+    which = cluster if cluster == attached.cluster_id else f"{cluster} ({attached.cluster_id})"
+    console.print(
+        f"Workspace {attached.name} is attached to cluster {which}; "
+        "its kernels use it from their next cell.",
+        highlight=False,
+        markup=False,
+    )
+
+
+@app.command("detach")
+def detach(workspace: str, studio: StudioOption = None, as_json: JsonOption = False) -> None:
+    """Detach the workspace from its cluster."""
+    with connect() as client:
+        studio_id = resolve_studio(client, studio)
+        detached = client.workspaces.detach(studio_id, _workspace_id(client, studio_id, workspace))
+    if as_json:
+        emit_json(detached)
+    else:
+        console.print(f"Workspace {detached.name} is detached.", highlight=False, markup=False)
+
+
+@app.command("shares")
+def shares(workspace: str, studio: StudioOption = None, as_json: JsonOption = False) -> None:
+    """The members the workspace is shared with."""
+    with connect() as client:
+        studio_id = resolve_studio(client, studio)
+        rows = client.workspaces.shares(studio_id, _workspace_id(client, studio_id, workspace))
+    columns = [("USER", lambda s: s.user), ("USER ID", lambda s: s.user_id)]
+    table(rows, columns, as_json=as_json, empty="Not shared with anyone.")
+
+
+@app.command("share")
+def share(
+    workspace: str,
+    user: Annotated[str, typer.Argument(help="The user name of a studio member.")],
+    studio: StudioOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Let a studio member open and use the workspace (owner or studio admin)."""
+    with connect() as client:
+        studio_id = resolve_studio(client, studio)
+        shared = client.workspaces.share(
+            studio_id, _workspace_id(client, studio_id, workspace), user
+        )
+    if as_json:
+        emit_json(shared)
+    else:
+        console.print(f"Shared workspace {workspace} with {shared.user}.", highlight=False)
+
+
+@app.command("unshare")
+def unshare(
+    workspace: str,
+    user: Annotated[str, typer.Argument(help="A user name.")],
+    studio: StudioOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Stop sharing the workspace with a user (owner or studio admin)."""
+    with connect() as client:
+        studio_id = resolve_studio(client, studio)
+        client.workspaces.unshare(studio_id, _workspace_id(client, studio_id, workspace), user)
+    done(f"Workspace {workspace} is no longer shared with {user}.", as_json=as_json)
+
+
+@app.command("leftovers")
+def leftovers(studio: StudioOption = None, as_json: JsonOption = False) -> None:
+    """Files left in the studio's storage by workspaces deleted without --purge (admins)."""
+    with connect() as client:
+        rows = client.workspaces.leftovers(resolve_studio(client, studio))
+    columns = [("WORKSPACE ID", lambda f: f.workspace_id), ("URL", lambda f: f.url)]
+    table(rows, columns, as_json=as_json, empty="No files left by deleted workspaces.")
+
+
+RepoArgument = Annotated[str, typer.Argument(help="The repository's name in the workspace.")]
+
+
+@repo_app.command("add")
+def repo_add(
+    workspace: str,
+    url: Annotated[
+        str, typer.Argument(help="An http(s)://, ssh://, git:// or file:// URL, or user@host:path.")
+    ],
+    studio: StudioOption = None,
+    branch: Annotated[
+        str, typer.Option(help="The branch to check out; the default branch if omitted.")
+    ] = "",
+    name: Annotated[
+        str | None,
+        typer.Option(help="The folder to clone into; the repository's name if omitted."),
+    ] = None,
+    username: Annotated[str, typer.Option(help="User name for the password or token.")] = "",
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin", help="Read a password or access token from standard input."
+        ),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Link a Git repository and clone it into the workspace's files.
+
+    A password or token given is stored encrypted and used for pull and push.
+    """
+    if not re.match(GIT_URL_PATTERN, url):
+        raise Invalid.field("url", f"'{url}' is not {GIT_URL_RULE}")
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    if password == "":
+        raise typer.BadParameter("read an empty line from stdin", param_hint="--password-stdin")
+    if username and password is None:
+        raise typer.BadParameter("needs --password-stdin", param_hint="--username")
+    with connect() as client:
+        studio_id = resolve_studio(client, studio)
+        linked = client.workspaces.link_repo(
+            studio_id,
+            _workspace_id(client, studio_id, workspace),
+            url,
+            branch=branch,
+            name=name,
+            username=username,
+            password=password,
+        )
+    if as_json:
+        emit_json(linked)
+        return
+    console.print(
+        f"Cloned {linked.url} into workspace {workspace} as {linked.name}/.",
+        highlight=False,
+        markup=False,
+    )
+
+
+@repo_app.command("list")
+def repo_list(workspace: str, studio: StudioOption = None, as_json: JsonOption = False) -> None:
+    """The Git repositories linked to the workspace."""
+    with connect() as client:
+        studio_id = resolve_studio(client, studio)
+        rows = client.workspaces.repos(studio_id, _workspace_id(client, studio_id, workspace))
+    columns = [
+        ("NAME", lambda r: r.name),
+        ("URL", lambda r: r.url),
+        ("BRANCH", lambda r: r.branch or "(default)"),
+        ("CREDENTIALS", lambda r: "yes" if r.has_credentials else "no"),
+        ("CREATED", lambda r: r.created_at),
+    ]
+    table(rows, columns, as_json=as_json, empty="No repositories linked.")
+
+
+@repo_app.command("remove")
+def repo_remove(
+    workspace: str, repo: RepoArgument, studio: StudioOption = None, as_json: JsonOption = False
+) -> None:
+    """Unlink a repository and forget its credentials; its files stay in the workspace."""
+    with connect() as client:
+        studio_id = resolve_studio(client, studio)
+        client.workspaces.unlink_repo(studio_id, _workspace_id(client, studio_id, workspace), repo)
+    done(
+        f"Unlinked repository {repo} from workspace {workspace}; its files stay.",
+        as_json=as_json,
+        payload={"ok": True, "repo": repo},
+    )
+
+
+def _sync(workspace: str, repo: str, studio: str | None, as_json: bool, operation: str) -> None:
+    with connect() as client:
+        studio_id = resolve_studio(client, studio)
+        workspace_id = _workspace_id(client, studio_id, workspace)
+        run = client.workspaces.pull_repo if operation == "pull" else client.workspaces.push_repo
+        result = run(studio_id, workspace_id, repo)
+    if as_json:
+        emit_json(result)
+    else:
+        console.print(result.output or f"git {operation}: done.", highlight=False, markup=False)
+
+
+@repo_app.command("pull")
+def repo_pull(
+    workspace: str, repo: RepoArgument, studio: StudioOption = None, as_json: JsonOption = False
+) -> None:
+    """Pull (merge) the remote branch into the repository's files; prints git's output."""
+    _sync(workspace, repo, studio, as_json, "pull")
+
+
+@repo_app.command("push")
+def repo_push(
+    workspace: str, repo: RepoArgument, studio: StudioOption = None, as_json: JsonOption = False
+) -> None:
+    """Push the repository's current branch to origin; prints git's output."""
+    _sync(workspace, repo, studio, as_json, "push")

@@ -3,22 +3,34 @@
 from __future__ import annotations
 
 import builtins
+import time
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
-from sparkstudio.errors import NotFound
+from sparkstudio.errors import NotFound, StudioError
 from sparkstudio.schemas.events import EventPublic
 from sparkstudio.schemas.groups import GroupPublic
 from sparkstudio.schemas.members import MemberPublic
 from sparkstudio.schemas.studios import StudioPublic
 from sparkstudio.schemas.tokens import TokenPublic, TokenSecret
 from sparkstudio.schemas.users import UserPublic
-from sparkstudio.schemas.workspaces import WorkspacePublic
+from sparkstudio.schemas.workspaces import (
+    GitOutput,
+    LeftoverFiles,
+    RepoPublic,
+    SharePublic,
+    WorkspacePublic,
+)
 
 if TYPE_CHECKING:
     from sparkstudio.client.client import Client
 
 
-# Cluster statuses (``sparkstudio.lifecycle.ClusterStatus``) that ``Clusters.wait`` acts on.
+# Workspace statuses (``sparkstudio.lifecycle.WorkspaceStatus``) that ``Workspaces.wait`` uses.
+WORKSPACE_RUNNING = frozenset({"READY", "ATTACHED", "IDLE"})
+WORKSPACE_STOPPED = "STOPPED"
+_ATTACHMENT_CODES = frozenset({"ATTACHED", "SWITCHED", "DETACHED"})
 
 
 def _given(**fields: Any) -> dict[str, Any]:
@@ -195,6 +207,12 @@ class Members(_Resource):
 
 
 class Workspaces(_Resource):
+    """Workspaces of a studio: JupyterLab servers to start, stop, attach, share and open."""
+
+    def _path(self, studio_id: str, workspace_id: str = "") -> str:
+        base = f"/studios/{studio_id}/workspaces"
+        return f"{base}/{workspace_id}" if workspace_id else base
+
     def create(
         self,
         studio_id: str,
@@ -203,10 +221,17 @@ class Workspaces(_Resource):
         description: str = "",
         network: str | None = None,
         tags: dict[str, str] | None = None,
+        idle_timeout_seconds: int | None = None,
     ) -> WorkspacePublic:
-        body = _given(name=name, description=description, network=network, tags=tags)
-        path = f"/studios/{studio_id}/workspaces"
-        return self._client.send_model(WorkspacePublic, "POST", path, body)
+        """Create a workspace (STOPPED); ``idle_timeout_seconds``: the platform's by default."""
+        body = _given(
+            name=name,
+            description=description,
+            network=network,
+            tags=tags,
+            idle_timeout_seconds=idle_timeout_seconds,
+        )
+        return self._client.send_model(WorkspacePublic, "POST", self._path(studio_id), body)
 
     def list(
         self,
@@ -216,15 +241,13 @@ class Workspaces(_Resource):
         owner_id: str | None = None,
         status: str | None = None,
     ) -> builtins.list[WorkspacePublic]:
-        path = f"/studios/{studio_id}/workspaces"
         items = self._client.iterate(
-            WorkspacePublic, path, name=name, owner_id=owner_id, status=status
+            WorkspacePublic, self._path(studio_id), name=name, owner_id=owner_id, status=status
         )
         return list(items)
 
     def get(self, studio_id: str, workspace_id: str) -> WorkspacePublic:
-        path = f"/studios/{studio_id}/workspaces/{workspace_id}"
-        return self._client.get_model(WorkspacePublic, path)
+        return self._client.get_model(WorkspacePublic, self._path(studio_id, workspace_id))
 
     def get_by_name(self, studio_id: str, name: str) -> WorkspacePublic:
         for workspace in self.list(studio_id, name=name):
@@ -239,17 +262,163 @@ class Workspaces(_Resource):
         name: str | None = None,
         description: str | None = None,
         tags: dict[str, str] | None = None,
+        idle_timeout_seconds: int | None = None,
     ) -> WorkspacePublic:
-        body = _given(name=name, description=description, tags=tags)
-        path = f"/studios/{studio_id}/workspaces/{workspace_id}"
+        body = _given(
+            name=name,
+            description=description,
+            tags=tags,
+            idle_timeout_seconds=idle_timeout_seconds,
+        )
+        path = self._path(studio_id, workspace_id)
         return self._client.send_model(WorkspacePublic, "PATCH", path, body)
 
-    def delete(self, studio_id: str, workspace_id: str) -> None:
-        self._client.request("DELETE", f"/studios/{studio_id}/workspaces/{workspace_id}")
+    def delete(self, studio_id: str, workspace_id: str, *, purge: bool = False) -> None:
+        """Delete a stopped workspace; its files stay in the studio's storage unless ``purge``."""
+        params = {"purge": "true"} if purge else None
+        self._client.request("DELETE", self._path(studio_id, workspace_id), params=params)
 
     def events(self, studio_id: str, workspace_id: str) -> builtins.list[EventPublic]:
-        path = f"/studios/{studio_id}/workspaces/{workspace_id}/events"
+        path = self._path(studio_id, workspace_id) + "/events"
         return list(self._client.iterate(EventPublic, path))
+
+    def start(self, studio_id: str, workspace_id: str) -> WorkspacePublic:
+        """Ask for the JupyterLab server; answers at once. Use :meth:`wait` for READY."""
+        path = self._path(studio_id, workspace_id) + "/start"
+        return self._client.send_model(WorkspacePublic, "POST", path)
+
+    def stop(self, studio_id: str, workspace_id: str) -> WorkspacePublic:
+        """Ask to stop the server and its kernels (files are kept); answers at once."""
+        path = self._path(studio_id, workspace_id) + "/stop"
+        return self._client.send_model(WorkspacePublic, "POST", path)
+
+    def attach(self, studio_id: str, workspace_id: str, cluster: str) -> WorkspacePublic:
+        """Attach to a RUNNING or WAITING cluster (its id or name), or switch to it."""
+        path = self._path(studio_id, workspace_id) + "/attachment"
+        return self._client.send_model(WorkspacePublic, "PUT", path, {"cluster_id": cluster})
+
+    def detach(self, studio_id: str, workspace_id: str) -> WorkspacePublic:
+        path = self._path(studio_id, workspace_id) + "/attachment"
+        return self._client.send_model(WorkspacePublic, "DELETE", path)
+
+    def shares(self, studio_id: str, workspace_id: str) -> builtins.list[SharePublic]:
+        """The members the workspace is shared with (besides its owner)."""
+        items = self._client.request("GET", self._path(studio_id, workspace_id) + "/shares")
+        return [SharePublic.model_validate(item) for item in items]
+
+    def share(self, studio_id: str, workspace_id: str, user: str) -> SharePublic:
+        """Let a member of the studio (by user name) open and use the workspace."""
+        path = self._path(studio_id, workspace_id) + "/shares"
+        return self._client.send_model(SharePublic, "POST", path, {"user": user})
+
+    def unshare(self, studio_id: str, workspace_id: str, user: str) -> None:
+        path = self._path(studio_id, workspace_id) + f"/shares/{quote(user, safe='')}"
+        self._client.request("DELETE", path)
+
+    def repos(self, studio_id: str, workspace_id: str) -> builtins.list[RepoPublic]:
+        """The Git repositories linked to the workspace."""
+        items = self._client.request("GET", self._path(studio_id, workspace_id) + "/repos")
+        return [RepoPublic.model_validate(item) for item in items]
+
+    def link_repo(
+        self,
+        studio_id: str,
+        workspace_id: str,
+        url: str,
+        *,
+        branch: str = "",
+        name: str | None = None,
+        username: str = "",
+        password: str | None = None,
+    ) -> RepoPublic:
+        """Link a Git repository (at most three) and clone it into the workspace's files.
+
+        ``name``: the folder, the repository's name by default; ``password``: a password or
+        access token, stored encrypted for pull and push.
+        """
+        body = _given(
+            url=url, branch=branch or None, name=name, username=username or None, password=password
+        )
+        path = self._path(studio_id, workspace_id) + "/repos"
+        return self._client.send_model(RepoPublic, "POST", path, body)
+
+    def unlink_repo(self, studio_id: str, workspace_id: str, repo_name: str) -> None:
+        """Forget the link and its credentials; the working tree stays in the files."""
+        self._client.request("DELETE", self._repo_path(studio_id, workspace_id, repo_name))
+
+    def pull_repo(self, studio_id: str, workspace_id: str, repo_name: str) -> GitOutput:
+        """``git pull`` (a merge) in the repository's working tree; git's output."""
+        path = self._repo_path(studio_id, workspace_id, repo_name) + "/pull"
+        return self._client.send_model(GitOutput, "POST", path)
+
+    def push_repo(self, studio_id: str, workspace_id: str, repo_name: str) -> GitOutput:
+        """Push the working tree's current branch to origin; git's output."""
+        path = self._repo_path(studio_id, workspace_id, repo_name) + "/push"
+        return self._client.send_model(GitOutput, "POST", path)
+
+    def _repo_path(self, studio_id: str, workspace_id: str, repo_name: str) -> str:
+        return self._path(studio_id, workspace_id) + f"/repos/{quote(repo_name, safe='')}"
+
+    def leftovers(self, studio_id: str) -> builtins.list[LeftoverFiles]:
+        """Files of deleted (not purged) workspaces left in the studio's storage (admins)."""
+        items = self._client.request("GET", f"/studios/{studio_id}/workspace-leftovers")
+        return [LeftoverFiles.model_validate(item) for item in items]
+
+    def open_url(self, studio_id: str, workspace_id: str) -> str:
+        """The absolute URL of the workspace's JupyterLab (a browser must be logged in)."""
+        return self._client.url + self.get(studio_id, workspace_id).url
+
+    def wait(
+        self,
+        studio_id: str,
+        workspace_id: str,
+        statuses: Collection[str] = WORKSPACE_RUNNING,
+        *,
+        timeout: float = 120,
+        poll: float = 0.5,
+        on_change: Callable[[WorkspacePublic], None] | None = None,
+    ) -> WorkspacePublic:
+        """Poll until the status is one of ``statuses`` (by default: running) and return it.
+
+        Raises :class:`StudioError` with the reason when the workspace ends up STOPPED
+        and is not starting (e.g. its server failed to start), unless STOPPED is awaited,
+        or when ``timeout`` seconds pass. ``on_change(workspace)`` sees every status.
+        """
+        wanted = frozenset(statuses)
+        deadline = time.monotonic() + timeout
+        seen: str | None = None
+        while True:
+            workspace = self.get(studio_id, workspace_id)
+            if workspace.status != seen and on_change is not None:
+                on_change(workspace)
+            seen = workspace.status
+            if workspace.status in wanted:
+                return workspace
+            if workspace.status == workspace.target == WORKSPACE_STOPPED:
+                raise self._stopped(workspace)
+            if time.monotonic() >= deadline:
+                raise StudioError(
+                    f"workspace {workspace.name} ({workspace.id}) is still {workspace.status} "
+                    f"after {timeout:g} s; 'sparkstudio workspace events {workspace.id}' shows why",
+                    reason="WaitTimeout",
+                    status=408,
+                )
+            time.sleep(poll)
+
+    def _stopped(self, workspace: WorkspacePublic) -> StudioError:
+        """Why a workspace is STOPPED: its latest event that is not about its cluster (a
+        start refused before STARTING is only noted, so the status reason may be older)."""
+        reason = workspace.status_reason
+        for event in reversed(self.events(workspace.studio_id, workspace.id)):
+            if event.reason.code not in _ATTACHMENT_CODES:
+                reason = event.reason
+                break
+        return StudioError(
+            f"workspace {workspace.name} ({workspace.id}) is STOPPED and not starting: "
+            f"{reason.message or reason.code}",
+            reason=reason.code or WORKSPACE_STOPPED,
+            status=409,
+        )
 
 
 class Tokens(_Resource):

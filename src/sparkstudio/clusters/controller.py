@@ -350,7 +350,8 @@ class ClusterController:
                 if observation.activity is not None and observation.activity.app_id:
                     cluster.app_id = observation.activity.app_id
             if outcome.last_activity_at is not None:
-                cluster.last_activity_at = outcome.last_activity_at
+                # Attached workspaces in use touch it too (see the workspace controller).
+                cluster.last_activity_at = max(cluster.last_activity_at, outcome.last_activity_at)
             for reason in outcome.notes:
                 lifecycle.note(db, CLUSTER, cluster, reason, ACTOR)
             if outcome.to_status and CLUSTER.allowed(cluster.status, outcome.to_status):

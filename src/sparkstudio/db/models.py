@@ -143,8 +143,48 @@ class Workspace(Timestamped, Base):
     status_reason_code: Mapped[str] = mapped_column(String(64), default="")
     status_reason_message: Mapped[str] = mapped_column(Text, default="")
     cluster_id: Mapped[str | None] = mapped_column(String(24), default=None)
+    # The workspace server: the spawner's opaque state (pid, port, the secret the proxy
+    # presents); NULL while stopped. Never shown.
+    server_state: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    server_url: Mapped[str] = mapped_column(String(512), default="")
+    idle_timeout_seconds: Mapped[int] = mapped_column(Integer, default=3600)
+    last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
     owner: Mapped[User] = relationship(lazy="joined")
+
+
+class WorkspaceShare(Base):
+    """A studio member the owner shared a workspace with: they may open it."""
+
+    __tablename__ = "workspace_shares"
+
+    workspace_id: Mapped[str] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WorkspaceRepo(Timestamped, Base):
+    """A Git repository linked to a workspace, cloned into it when the server starts."""
+
+    __tablename__ = "workspace_repos"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "name", name="uq_workspace_repos_workspace_name"),
+    )
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(String(1024))
+    branch: Mapped[str] = mapped_column(String(255), default="")
+    # Credentials (user name and password or token), encrypted with the home's key.
+    credentials_encrypted: Mapped[str] = mapped_column(Text, default="")
 
 
 class ClusterTemplate(Timestamped, Base):

@@ -366,19 +366,31 @@ def live_cluster_ids(db: Session) -> list[str]:
     return list(db.scalars(select(Cluster.id).where(Cluster.status.not_in(CLUSTER_ENDED))))
 
 
-def connection(cluster: Cluster, principal: Principal) -> ClusterConnection:
-    if cluster.status not in (ClusterStatus.RUNNING, ClusterStatus.WAITING):
+USABLE = frozenset({ClusterStatus.RUNNING, ClusterStatus.WAITING})
+
+
+def require_usable(cluster: Cluster) -> None:
+    if cluster.status not in USABLE:
         raise Conflict(
             f"cluster {cluster.id} is {cluster.status}; it takes connections when "
             "RUNNING or WAITING",
             reason="InvalidState",
         )
+
+
+def connect_base(cluster: Cluster) -> str:
+    """The cluster's Spark Connect URL with its credentials, without a user."""
+    require_usable(cluster)
     state = cluster.state or {}
-    base = cluster.connect_url or state.get("connect_url", "")
-    base = base.split("/;", 1)[0]
-    params = [f"user_id={principal.name}"]
-    if state.get("token"):
-        params.insert(0, f"token={state['token']}")
+    base = (cluster.connect_url or state.get("connect_url", "")).split("/;", 1)[0]
+    return f"{base}/;token={state['token']}" if state.get("token") else base
+
+
+def connection(cluster: Cluster, principal: Principal) -> ClusterConnection:
+    base = connect_base(cluster)
+    separator = ";" if "/;" in base else "/;"
     return ClusterConnection(
-        cluster_id=cluster.id, url=f"{base}/;{';'.join(params)}", user_id=principal.name
+        cluster_id=cluster.id,
+        url=f"{base}{separator}user_id={principal.name}",
+        user_id=principal.name,
     )

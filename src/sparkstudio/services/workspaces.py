@@ -1,4 +1,4 @@
-"""Workspaces: metadata and lifecycle (the server process arrives with the workspaces issue)."""
+"""Workspaces: metadata, lifecycle and deletion (servers: :mod:`.workspace_servers`)."""
 
 from __future__ import annotations
 
@@ -26,8 +26,18 @@ def _taken(studio: Studio, name: str) -> Conflict:
     )
 
 
+def workspace_url(workspace_id: str) -> str:
+    """The path JupyterLab opens at, through the control plane's proxy."""
+    return f"/workspaces/{workspace_id}/lab"
+
+
 def create_workspace(
-    db: Session, studio: Studio, data: WorkspaceCreate, principal: Principal
+    db: Session,
+    studio: Studio,
+    data: WorkspaceCreate,
+    principal: Principal,
+    *,
+    default_idle_timeout: int = 3600,
 ) -> Workspace:
     network = data.network or studio.networks[0]
     if network not in studio.networks:
@@ -44,6 +54,7 @@ def create_workspace(
         owner_id=principal.user_id,
         network=network,
         tags=dict(data.tags),
+        idle_timeout_seconds=data.idle_timeout_seconds or default_idle_timeout,
     )
     lifecycle.initialize(
         db, WORKSPACE, workspace, Reason("CREATED", "workspace created"), principal.name
@@ -58,6 +69,10 @@ def _find_by_name(db: Session, studio: Studio, name: str) -> Workspace | None:
     return db.scalars(
         select(Workspace).where(Workspace.studio_id == studio.id, Workspace.name == name)
     ).first()
+
+
+def workspace_ids(db: Session, studio: Studio) -> set[str]:
+    return set(db.scalars(select(Workspace.id).where(Workspace.studio_id == studio.id)))
 
 
 def get_workspace_or_404(db: Session, studio: Studio, workspace_id: str) -> Workspace:
@@ -100,6 +115,8 @@ _PAGE = TypeAdapter(Page[WorkspacePublic])
 
 def _row_fields(row: Row[Any]) -> dict[str, Any]:
     fields = dict(row._mapping)
+    fields.pop("server_state", None)
+    fields["url"] = workspace_url(fields["id"])
     fields["owner"] = fields.pop("owner_name")
     fields["status_reason"] = {
         "code": fields.pop("status_reason_code"),
@@ -119,13 +136,18 @@ def update_workspace(
         workspace.description = data.description
     if data.tags is not None:
         workspace.tags = dict(data.tags)
+    if data.idle_timeout_seconds is not None:
+        workspace.idle_timeout_seconds = data.idle_timeout_seconds
     flush_or_conflict(db, _taken(studio, data.name or workspace.name).message)
     return workspace
 
 
 def delete_workspace(db: Session, workspace: Workspace, principal: Principal) -> None:
-    """Record DELETING (the event outlives the row) and remove the workspace."""
-    if workspace.status != WorkspaceStatus.STOPPED:
+    """Record DELETING (the event outlives the row) and remove the workspace.
+
+    Its files stay in the store (listed as left behind) unless the caller purged them.
+    """
+    if workspace.status != WorkspaceStatus.STOPPED or workspace.target != WorkspaceStatus.STOPPED:
         raise Conflict(
             f"workspace {workspace.id} is {workspace.status}; stop it before deleting it",
             reason="InvalidState",
@@ -158,6 +180,9 @@ def workspace_public(workspace: Workspace) -> WorkspacePublic:
             code=workspace.status_reason_code, message=workspace.status_reason_message
         ),
         cluster_id=workspace.cluster_id,
+        url=workspace_url(workspace.id),
+        idle_timeout_seconds=workspace.idle_timeout_seconds,
+        last_activity_at=workspace.last_activity_at,
         created_at=workspace.created_at,
         updated_at=workspace.updated_at,
     )

@@ -1,0 +1,317 @@
+"""JupyterLab of a workspace, proxied at ``/workspaces/{id}/…`` (HTTP and WebSocket).
+
+Every request is authenticated by the control plane (a bearer token, or the login
+cookie a browser sends) and let through only for the workspace's owner and the members
+it is shared with. The workspace server trusts what the proxy forwards: its secret and
+the user's name. Browser protections are checked here, because the server skips its
+own for requests that carry the secret: a request changing something with the cookie
+must echo the ``_xsrf`` cookie in ``X-XSRFToken`` (JupyterLab does), and a WebSocket
+opened with the cookie must come from this origin.
+
+A stopped workspace starts on the next open: pages answer with a short "starting" page
+that reloads itself, API calls with 503 and ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import httpx
+from fastapi import APIRouter, Request, WebSocket
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.background import BackgroundTask
+from starlette.requests import HTTPConnection
+from starlette.websockets import WebSocketDisconnect
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.typing import Subprotocol
+
+from sparkstudio.api.deps import SESSION_COOKIE, get_auth_cache
+from sparkstudio.auth.actions import Action, studio_resource
+from sparkstudio.auth.identity import Principal, grants_in_studio, load_principal
+from sparkstudio.auth.policy import Decision, decide
+from sparkstudio.db.models import Workspace
+from sparkstudio.db.session import Database
+from sparkstudio.errors import Forbidden, NotFound, StudioError, Unauthenticated
+from sparkstudio.jupyter.identity import SECRET_HEADER, USER_HEADER
+from sparkstudio.services import workspace_servers as servers
+from sparkstudio.workspaces.runtime import WorkspaceRuntime
+
+router = APIRouter(include_in_schema=False)
+PREFIX = "/workspaces/{workspace_id}"
+# The action the proxy checks (it is not an API operation: no route declares it).
+PROXY_ACTION = Action.WORKSPACE_OPEN
+XSRF_COOKIE, XSRF_HEADER = "_xsrf", "X-XSRFToken"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_METHODS = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
+# Request headers that describe this hop or carry our own credentials.
+_DROPPED_REQUEST = frozenset(
+    {
+        "host",
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "upgrade",
+        "te",
+        "authorization",
+        "cookie",
+        "content-length",
+        SECRET_HEADER.lower(),
+        USER_HEADER.lower(),
+    }
+)
+_DROPPED_RESPONSE = frozenset({"connection", "keep-alive", "transfer-encoding", "server", "date"})
+_WS_HANDSHAKE = frozenset(
+    {"sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions"}
+    | {"sec-websocket-protocol", "origin"}
+)
+RETRY_SECONDS = 1
+TIMEOUT = httpx.Timeout(300.0, connect=5.0)  # uploads and long contents calls
+
+
+@dataclass(frozen=True)
+class Upstream:
+    url: str  # the server's base URL, ending in /workspaces/<id>/
+    secret: str
+    user: str
+
+
+class NotRunning(Exception):
+    """The workspace's server is not serving yet (it was asked to start)."""
+
+    def __init__(self, workspace: str, status: str) -> None:
+        super().__init__(workspace)
+        self.workspace, self.status = workspace, status
+
+
+def _credentials(conn: HTTPConnection) -> tuple[str | None, bool]:
+    """The token presented, and whether it came from the browser's cookie."""
+    header = conn.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() in ("bearer", "token") and value.strip():
+        return value.strip(), False
+    cookie = conn.cookies.get(SESSION_COOKIE)
+    return (cookie, True) if cookie else (None, False)
+
+
+def _check_browser_request(conn: HTTPConnection, method: str, websocket: bool) -> None:
+    if websocket:
+        origin = conn.headers.get("origin")
+        if origin is not None and urlsplit(origin).netloc != conn.headers.get("host"):
+            raise Forbidden(f"WebSocket from another origin ({origin}) refused")
+    elif method not in _SAFE_METHODS:
+        cookie = conn.cookies.get(XSRF_COOKIE, "")
+        header = conn.headers.get(XSRF_HEADER, "")
+        if not cookie or not hmac.compare_digest(cookie.encode(), header.encode()):
+            raise Forbidden(f"'{XSRF_HEADER}' must repeat the '{XSRF_COOKIE}' cookie")
+
+
+def _resolve(conn: HTTPConnection, workspace_id: str, method: str, websocket: bool) -> Upstream:
+    """Who is asking, whether they may open the workspace, and where its server is."""
+    presented, from_cookie = _credentials(conn)
+    if presented is None:
+        raise Unauthenticated("log in first (or send 'Authorization: Bearer <token>')")
+    if from_cookie:
+        _check_browser_request(conn, method, websocket)
+    database: Database = conn.app.state.database
+    runtime: WorkspaceRuntime = conn.app.state.workspaces
+    cache = get_auth_cache(conn)  # type: ignore[arg-type]
+    with database.session(write=False) as db:
+        principal: Principal = cache.principal(presented, lambda: load_principal(db, presented))
+        workspace = db.get(Workspace, workspace_id)
+        if workspace is None:
+            raise NotFound(f"no workspace {workspace_id}")
+        grants = cache.grants(
+            principal,
+            workspace.studio_id,
+            lambda: grants_in_studio(db, principal, workspace.studio_id),
+        )
+        resource = studio_resource(workspace.studio_id, "workspace", workspace.id)
+        decision = decide(
+            PROXY_ACTION,
+            is_platform_admin=principal.is_platform_admin,
+            grants=grants,
+            resource=resource,
+        )
+        if decision is Decision.HIDDEN:
+            raise NotFound(f"no workspace {workspace_id}")
+        if decision is Decision.DENY:
+            raise Forbidden(f"you are not allowed to perform {PROXY_ACTION.value} on {resource}")
+        servers.require_user_of(db, workspace, principal)
+        state = workspace.server_state
+        serving = workspace.status in servers.RUNNING and state is not None
+        if serving and workspace.target == servers.TARGET_RUNNING:
+            assert state is not None
+            return Upstream(workspace.server_url, str(state["secret"]), principal.name)
+        status = workspace.status
+    with database.transaction() as writer:
+        fresh = writer.get(Workspace, workspace_id)
+        changed = fresh is not None and servers.request_start(fresh)
+    if changed:
+        runtime.wake(workspace_id)
+    raise NotRunning(workspace_id, status)
+
+
+def _error(error: StudioError) -> JSONResponse:
+    return JSONResponse(error.to_dict(), status_code=error.status)
+
+
+def _starting(request: Request, stopped: NotRunning) -> Response:
+    if "text/html" in request.headers.get("accept", "") and request.method == "GET":
+        page = STARTING_PAGE.format(seconds=RETRY_SECONDS, status=stopped.status.lower())
+        return HTMLResponse(page, status_code=503, headers={"Retry-After": str(RETRY_SECONDS)})
+    return JSONResponse(
+        {
+            "message": f"workspace {stopped.workspace} is starting; try again in a moment",
+            "reason": "WorkspaceStarting",
+        },
+        status_code=503,
+        headers={"Retry-After": str(RETRY_SECONDS)},
+    )
+
+
+def _forwarded_headers(conn: HTTPConnection, upstream: Upstream) -> dict[str, str]:
+    headers = {k: v for k, v in conn.headers.items() if k.lower() not in _DROPPED_REQUEST}
+    kept_cookies = "; ".join(f"{k}={v}" for k, v in conn.cookies.items() if k != SESSION_COOKIE)
+    if kept_cookies:
+        headers["cookie"] = kept_cookies  # jupyter's own (_xsrf); never our session
+    headers[SECRET_HEADER] = upstream.secret
+    headers[USER_HEADER] = upstream.user
+    headers["X-Forwarded-Host"] = conn.headers.get("host", "")
+    headers["X-Forwarded-Proto"] = conn.url.scheme
+    return headers
+
+
+def _client(request: Request) -> httpx.AsyncClient:
+    """One pooled client per control plane: a new connection per request costs more
+    than the proxying itself."""
+    client: httpx.AsyncClient | None = getattr(request.app.state, "workspace_proxy_client", None)
+    if client is None:
+        client = httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False)
+        request.app.state.workspace_proxy_client = client
+    return client
+
+
+@router.api_route(PREFIX, methods=_METHODS)
+@router.api_route(PREFIX + "/{path:path}", methods=_METHODS)
+async def proxy_http(request: Request, workspace_id: str, path: str = "") -> Response:
+    method = request.method
+    try:
+        upstream = await run_in_threadpool(_resolve, request, workspace_id, method, False)
+    except NotRunning as stopped:
+        return _starting(request, stopped)
+    except StudioError as error:
+        return _error(error)
+    if method not in _SAFE_METHODS and _is_attachment(path):
+        return _error(Forbidden("attach through the studio: PUT …/workspaces/{id}/attachment"))
+    url = upstream.url + path
+    body = await request.body()
+    client = _client(request)
+    outgoing = client.build_request(
+        method,
+        url,
+        params=request.url.query,
+        headers=_forwarded_headers(request, upstream),
+        content=body,
+    )
+    try:
+        answer = await client.send(outgoing, stream=True)
+    except httpx.HTTPError as error:
+        return _error(
+            StudioError(
+                f"the workspace server does not answer: {error}", reason="Unavailable", status=502
+            )
+        )
+    headers = [
+        (k, v) for k, v in answer.headers.multi_items() if k.lower() not in _DROPPED_RESPONSE
+    ]
+    response = StreamingResponse(
+        answer.aiter_raw(), status_code=answer.status_code, background=BackgroundTask(answer.aclose)
+    )
+    response.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+    return response
+
+
+def _is_attachment(path: str) -> bool:
+    return path.rstrip("/").endswith("sparkstudio/attachment")
+
+
+@router.websocket(PREFIX + "/{path:path}")
+async def proxy_websocket(websocket: WebSocket, workspace_id: str, path: str) -> None:
+    try:
+        upstream = await run_in_threadpool(_resolve, websocket, workspace_id, "GET", True)
+    except (StudioError, NotRunning):
+        await websocket.close(code=1008)  # before accept: the handshake is refused (403)
+        return
+    target = "ws" + upstream.url.removeprefix("http") + path
+    if websocket.url.query:
+        target += "?" + websocket.url.query
+    headers = {
+        k: v
+        for k, v in _forwarded_headers(websocket, upstream).items()
+        if k.lower() not in _WS_HANDSHAKE
+    }
+    offered = [Subprotocol(p) for p in websocket.scope.get("subprotocols", [])]
+    try:
+        server = await connect(
+            target,
+            additional_headers=headers,
+            subprotocols=offered or None,
+            max_size=None,
+            ping_interval=None,  # jupyter pings its clients itself
+            compression=None,
+            open_timeout=15,
+        )
+    except (OSError, InvalidStatus, TimeoutError):
+        await websocket.close(code=1011)
+        return
+    async with server:
+        await websocket.accept(subprotocol=server.subprotocol)
+        await _pump(websocket, server)
+
+
+async def _pump(browser: WebSocket, server: ClientConnection) -> None:
+    """Relay messages both ways until either side closes, then close the other."""
+
+    async def from_browser() -> None:
+        while True:
+            message = await browser.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            if message.get("bytes") is not None:
+                await server.send(message["bytes"])
+            elif message.get("text") is not None:
+                await server.send(message["text"])
+
+    async def from_server() -> None:
+        async for data in server:
+            if isinstance(data, bytes):
+                await browser.send_bytes(data)
+            else:
+                await browser.send_text(data)
+
+    tasks = [asyncio.ensure_future(from_browser()), asyncio.ensure_future(from_server())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await server.close()
+        with contextlib.suppress(Exception, WebSocketDisconnect, ConnectionClosed):
+            await browser.close()
+
+
+STARTING_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="refresh" content="{seconds}">
+<title>Starting workspace…</title>
+<style>body{{font:16px system-ui,sans-serif;margin:20vh auto;max-width:32em;color:#333}}</style>
+</head><body><h1>Starting your workspace…</h1>
+<p>It was {status}; JupyterLab opens here by itself in a few seconds.</p></body></html>
+"""

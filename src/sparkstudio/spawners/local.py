@@ -1,0 +1,112 @@
+"""The ``local`` spawner: each workspace server is a process on this host.
+
+The server is JupyterLab on jupyter_server, configured through a config file of its
+own (``<workdir>/config``) so that nothing secret appears on a command line: it
+listens on loopback, serves under the control plane's path for the workspace, keeps
+files in the object store through :mod:`sparkstudio.jupyter.contents`, trusts only
+the control plane's proxy (:mod:`sparkstudio.jupyter.identity`) and offers the
+sparkstudio kernels.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from sparkstudio.jupyter.attachment import ATTACHMENT_FILE_ENV, write_attachment
+from sparkstudio.jupyter.identity import SECRET_ENV
+from sparkstudio.jupyter.kernelspecs import write_kernelspecs
+from sparkstudio.spark import processes
+from sparkstudio.spark.processes import ProcessRecord
+from sparkstudio.spawners.base import Spawner, SpawnRequest, State
+
+HOST = "127.0.0.1"
+# Server extensions installed beside JupyterLab that a workspace does not use: each
+# costs start-up time (the language-server scan most of all).
+_UNUSED_EXTENSIONS = ("jupyter_lsp", "nbdime", "notebook_shim")
+
+
+def local_root(request: SpawnRequest) -> Path:
+    """The server's root directory: the workspace's files themselves when they are on this
+    host (kernels then start beside their notebook, and Git works on the same tree)."""
+    if request.contents_url.startswith("file://"):
+        return Path(urlsplit(request.contents_url).path)
+    return request.workdir / "root"
+
+
+def server_config(request: SpawnRequest, port: int) -> dict[str, Any]:
+    """The workspace server's jupyter configuration (written as JSON)."""
+    return {
+        "ServerApp": {
+            "ip": HOST,
+            "port": port,
+            "port_retries": 0,
+            "open_browser": False,
+            "allow_root": True,
+            "base_url": request.base_url,
+            "root_dir": str(local_root(request)),
+            "contents_manager_class": "sparkstudio.jupyter.contents.StoreContentsManager",
+            "identity_provider_class": (
+                "sparkstudio.jupyter.identity.ControlPlaneIdentityProvider"
+            ),
+            "kernel_manager_class": "sparkstudio.jupyter.kernels.WorkspaceKernelManager",
+            "jpserver_extensions": {
+                "sparkstudio.jupyter.extension": True,
+                **dict.fromkeys(_UNUSED_EXTENSIONS, False),
+            },
+        },
+        "StoreContentsManager": {
+            "root_url": request.contents_url,
+            "storage_options": request.storage_options,
+        },
+        "IdentityProvider": {"token": ""},
+        "LabApp": {
+            "news_url": None,  # offline: no news feed, no update check
+            "check_for_updates_class": "jupyterlab.NeverCheckForUpdate",
+        },
+    }
+
+
+class LocalSpawner(Spawner):
+    name = "local"
+
+    def start(self, request: SpawnRequest) -> State:
+        workdir = request.workdir
+        for sub in ("config", "data", "runtime", "root", "logs"):
+            (workdir / sub).mkdir(parents=True, exist_ok=True)
+        local_root(request).mkdir(parents=True, exist_ok=True)
+        port = processes.free_port(HOST)
+        config_file = workdir / "config" / "jupyter_server_config.json"
+        config_file.write_text(json.dumps(server_config(request, port), indent=1))
+        write_kernelspecs(workdir / "data")
+        write_attachment(request.attachment, workdir / "attachment.json")
+        env = {
+            **os.environ,
+            **request.environment,
+            "JUPYTER_CONFIG_DIR": str(workdir / "config"),
+            "JUPYTER_PATH": str(workdir / "data"),
+            "JUPYTER_RUNTIME_DIR": str(workdir / "runtime"),
+            "JUPYTER_PLATFORM_DIRS": "1",
+            ATTACHMENT_FILE_ENV: str(workdir / "attachment.json"),
+            SECRET_ENV: request.secret,
+        }
+        env.pop("JUPYTER_TOKEN", None)
+        argv = [sys.executable, "-m", "jupyterlab", f"--config={config_file}"]
+        record = processes.launch("workspace-server", argv, env, workdir / "logs" / "server.log")
+        url = f"http://{HOST}:{port}{request.base_url}"
+        return {"url": url, "process": record.to_json(), "secret": request.secret}
+
+    def alive(self, state: State) -> bool:
+        return processes.is_alive(ProcessRecord.from_json(state["process"]))
+
+    def stop(self, state: State) -> None:
+        # SIGTERM lets jupyter_server shut its kernels down; the group kill catches the rest.
+        processes.stop(ProcessRecord.from_json(state["process"]), grace=15.0)
+
+    @staticmethod
+    def log_file(state: State) -> Path:
+        return Path(state["process"]["log"])

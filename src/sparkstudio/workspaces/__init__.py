@@ -1,0 +1,1 @@
+"""Workspace servers: start, watch, stop them and proxy users to them."""

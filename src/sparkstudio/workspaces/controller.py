@@ -1,0 +1,280 @@
+"""Converge one workspace: start its server, watch it, follow its cluster, stop it when idle.
+
+``WorkspaceController.handle`` is the reconciler's handler for workspaces. It reads the
+workspace, talks to the spawner and the server outside any transaction, then writes
+what it saw in one short transaction. Only this code moves a workspace between
+STOPPED, STARTING, the running states and STOPPING; attaching (the API) moves it
+between READY and ATTACHED.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from sparkstudio import lifecycle
+from sparkstudio.db.base import utcnow
+from sparkstudio.db.models import Cluster, Studio, Workspace
+from sparkstudio.db.session import Database
+from sparkstudio.jupyter.attachment import Attachment
+from sparkstudio.lifecycle import WORKSPACE, Reason, WorkspaceStatus
+from sparkstudio.services import workspace_servers as servers
+from sparkstudio.services.clusters import USABLE
+from sparkstudio.settings import Settings
+from sparkstudio.spawners.base import Spawner, SpawnRequest, State
+from sparkstudio.workspaces import server_api
+
+log = logging.getLogger("sparkstudio.workspaces")
+
+ACTOR = "sparkstudio"
+STARTING_POLL_SECONDS = 0.2
+# Nobody connected and no kernel message for this long (or half the idle timeout, if
+# shorter): IDLE, and stopped at the timeout.
+IDLE_AFTER_SECONDS = 60.0
+_W = WorkspaceStatus
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    id: str
+    studio_id: str
+    status: str
+    target: str
+    server_state: State | None
+    cluster_id: str | None
+    cluster_status: str | None
+    cluster_reason: str
+    cluster_name: str
+    storage_location: str
+    idle_timeout_seconds: int
+    started_at: datetime | None
+    last_activity_at: datetime
+    reason: Reason
+
+    @classmethod
+    def read(cls, db: Session, workspace: Workspace) -> _Snapshot:
+        cluster = db.get(Cluster, workspace.cluster_id) if workspace.cluster_id else None
+        studio = db.get(Studio, workspace.studio_id)
+        assert studio is not None
+        return cls(
+            id=workspace.id,
+            studio_id=workspace.studio_id,
+            status=workspace.status,
+            target=workspace.target,
+            server_state=dict(workspace.server_state) if workspace.server_state else None,
+            cluster_id=workspace.cluster_id,
+            cluster_status=cluster.status if cluster else None,
+            cluster_reason=(
+                f"{cluster.status_reason_code}: {cluster.status_reason_message}" if cluster else ""
+            ),
+            cluster_name=cluster.name if cluster else "",
+            storage_location=studio.storage_location,
+            idle_timeout_seconds=workspace.idle_timeout_seconds,
+            started_at=workspace.started_at,
+            last_activity_at=workspace.last_activity_at,
+            reason=Reason(workspace.status_reason_code, workspace.status_reason_message),
+        )
+
+
+class WorkspaceController:
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        spawners: Callable[[str], Spawner],
+        environment: Callable[[], dict[str, str]],
+    ) -> None:
+        self.settings, self.database = settings, database
+        self.spawners, self.environment = spawners, environment
+        self._unpushed: set[str] = set()  # servers that missed an attachment change
+
+    @property
+    def spawner(self) -> Spawner:
+        return self.spawners(self.settings.workspace_spawner)
+
+    def handle(self, workspace_id: str) -> float | None:
+        """Take one step towards the workspace's target; returns when to look again."""
+        with self.database.session(write=False) as db:
+            workspace = db.get(Workspace, workspace_id)
+            if workspace is None:
+                return None
+            snap = _Snapshot.read(db, workspace)
+        if snap.target == servers.TARGET_STOPPED or snap.status == _W.STOPPING:
+            if snap.server_state is not None or snap.status != _W.STOPPED:
+                self._stop(snap)
+            # Opened again while it was stopping: start it afresh.
+            return 0.0 if snap.target == servers.TARGET_RUNNING else None
+        if snap.server_state is None:
+            return self._start(snap)
+        return self._observe(snap)
+
+    @contextmanager
+    def _write(self, workspace_id: str) -> Iterator[tuple[Session, Workspace]]:
+        with self.database.transaction() as db:
+            workspace = db.scalars(
+                select(Workspace).where(Workspace.id == workspace_id).with_for_update(of=Workspace)
+            ).one()
+            yield db, workspace
+
+    # -- start --------------------------------------------------------------------------
+
+    def _start(self, snap: _Snapshot) -> float | None:
+        spawner = self.spawner
+        problem = spawner.check()
+        if problem:
+            return self._fail(snap, "SPAWN_FAILED", problem)
+        with self._write(snap.id) as (db, workspace):
+            if workspace.status == _W.STOPPED:
+                lifecycle.transition(
+                    db, WORKSPACE, workspace, _W.STARTING, Reason("STARTING", "starting"), ACTOR
+                )
+            attachment = servers.attachment_of(db, workspace)
+        request = SpawnRequest(
+            workspace_id=snap.id,
+            base_url=f"/workspaces/{snap.id}/",
+            secret=secrets.token_urlsafe(32),
+            workdir=self.settings.workspaces_dir / snap.id,
+            contents_url=servers.contents_url(snap.storage_location, snap.id),
+            storage_options=servers.storage_options(self.settings, snap.storage_location),
+            environment={**self.environment(), "SPARKSTUDIO_WORKSPACE_ID": snap.id},
+            attachment=attachment,
+        )
+        try:
+            state = spawner.start(request)
+        except Exception as error:
+            log.warning("workspace %s failed to start: %s", snap.id, error)
+            return self._fail(snap, "SPAWN_FAILED", f"the server did not start: {error}")
+        with self._write(snap.id) as (_, workspace):
+            workspace.server_state = state
+            workspace.server_url = spawner.url(state)
+            workspace.started_at = utcnow()
+        return STARTING_POLL_SECONDS
+
+    def _fail(self, snap: _Snapshot, code: str, message: str) -> float | None:
+        """Give up starting: stopped, with the reason (the next open tries again)."""
+        with self._write(snap.id) as (db, workspace):
+            workspace.target = servers.TARGET_STOPPED
+            if workspace.status != _W.STOPPED:
+                self._to(db, workspace, _W.STOPPED, Reason(code, message))
+            else:
+                lifecycle.note(db, WORKSPACE, workspace, Reason(code, message), ACTOR)
+        return None
+
+    # -- observe ------------------------------------------------------------------------
+
+    def _observe(self, snap: _Snapshot) -> float | None:
+        assert snap.server_state is not None
+        spawner, state = self.spawner, snap.server_state
+        if not spawner.alive(state):
+            self._gone(
+                snap, "SERVER_LOST", "the workspace server exited; opening it starts it again"
+            )
+            return None
+        activity = server_api.activity(spawner.url(state), state["secret"])
+        now = utcnow()
+        if activity is None:
+            if snap.status == _W.STARTING:
+                waited = (now - (snap.started_at or now)).total_seconds()
+                if waited > self.settings.workspace_start_timeout_seconds:
+                    spawner.stop(state)
+                    self._gone(snap, "START_TIMEOUT", f"no answer {int(waited)} s after start")
+                    return None
+                return STARTING_POLL_SECONDS
+            return self.settings.workspace_poll_seconds  # busy or restarting: look again
+        if snap.cluster_id and snap.cluster_status not in USABLE:
+            self._detach_ended_cluster(snap)
+        elif snap.id in self._unpushed:
+            with self.database.session(write=False) as db:
+                workspace = db.get(Workspace, snap.id)
+                attachment = servers.attachment_of(db, workspace) if workspace else None
+            if attachment is not None:
+                self.push(snap.id, attachment)
+        last = max(activity.last_activity, snap.last_activity_at)
+        if activity.connections > 0:
+            last = now
+        quiet = (now - last).total_seconds()
+        idle_after = min(IDLE_AFTER_SECONDS, snap.idle_timeout_seconds / 2)
+        with self._write(snap.id) as (db, workspace):
+            workspace.last_activity_at = last
+            if workspace.cluster_id and activity.connections > 0:
+                # As on EMR, a notebook connected to a cluster keeps it from idling out.
+                db.execute(
+                    update(Cluster)
+                    .where(Cluster.id == workspace.cluster_id, Cluster.last_activity_at < now)
+                    .values(last_activity_at=now)
+                )
+            if workspace.status == _W.STARTING:
+                attached = workspace.cluster_id is not None
+                ready = _W.ATTACHED if attached else _W.READY
+                message = f"JupyterLab answers at /workspaces/{snap.id}/"
+                self._to(db, workspace, ready, Reason("READY", message))
+            elif workspace.status in (_W.READY, _W.ATTACHED) and quiet >= idle_after:
+                self._to(db, workspace, _W.IDLE, Reason("IDLE", f"no activity for {int(quiet)} s"))
+            elif workspace.status == _W.IDLE and quiet < idle_after:
+                back = _W.ATTACHED if workspace.cluster_id else _W.READY
+                self._to(db, workspace, back, Reason("ACTIVE", "in use again"))
+            timeout = workspace.idle_timeout_seconds
+            if workspace.status == _W.IDLE and quiet >= timeout:
+                message = f"idle for {int(quiet)} s (idle timeout {timeout} s)"
+                servers.request_stop(db, workspace, Reason("IDLE_TIMEOUT", message), ACTOR)
+                return 0.0
+        return self.settings.workspace_poll_seconds
+
+    def _detach_ended_cluster(self, snap: _Snapshot) -> None:
+        name = snap.cluster_name or snap.cluster_id
+        status = snap.cluster_status or "gone"
+        reason = Reason("DETACHED", f"cluster {name} is {status} ({snap.cluster_reason})")
+        with self._write(snap.id) as (db, workspace):
+            if workspace.cluster_id != snap.cluster_id:
+                return  # attached elsewhere meanwhile
+            servers.detach(db, workspace, reason, ACTOR)
+            attachment = servers.attachment_of(db, workspace)
+        self.push(snap.id, attachment)
+
+    def push(self, workspace_id: str, attachment: Attachment) -> bool:
+        """Tell a running server its attachment; False when it could not be told."""
+        with self.database.session(write=False) as db:
+            workspace = db.get(Workspace, workspace_id)
+            state = dict(workspace.server_state) if workspace and workspace.server_state else None
+        if state is None:
+            return False
+        try:
+            server_api.push_attachment(self.spawner.url(state), state["secret"], attachment)
+        except Exception as error:
+            log.warning("could not tell workspace %s its attachment: %s", workspace_id, error)
+            self._unpushed.add(workspace_id)
+            return False
+        self._unpushed.discard(workspace_id)
+        return True
+
+    # -- stop ---------------------------------------------------------------------------
+
+    def _stop(self, snap: _Snapshot) -> None:
+        if snap.server_state is not None:
+            self.spawner.stop(snap.server_state)  # raises if something survives: retried
+        with self._write(snap.id) as (db, workspace):
+            workspace.server_state = None
+            workspace.server_url = ""
+            if workspace.status != _W.STOPPED:
+                reason = snap.reason if snap.status == _W.STOPPING else Reason("STOPPED")
+                self._to(db, workspace, _W.STOPPED, reason)
+
+    def _gone(self, snap: _Snapshot, code: str, message: str) -> None:
+        with self._write(snap.id) as (db, workspace):
+            workspace.server_state = None
+            workspace.server_url = ""
+            workspace.target = servers.TARGET_STOPPED
+            if workspace.status != _W.STOPPED:
+                self._to(db, workspace, _W.STOPPED, Reason(code, message))
+
+    @staticmethod
+    def _to(db: Session, workspace: Workspace, status: str, reason: Reason) -> None:
+        if status != workspace.status:
+            lifecycle.transition(db, WORKSPACE, workspace, status, reason, ACTOR)
