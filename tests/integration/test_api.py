@@ -798,6 +798,9 @@ _HIJACK_BODIES: dict[str, dict[str, Any]] = {
     },
     "cluster:Register": {"name": "hijacked", "connect_url": "sc://127.0.0.1:1"},
     "cluster:Scale": {"workers_min": 0, "workers_max": 1},
+    "workspace:Attach": {"cluster_id": "cl-0000000000000000"},
+    "workspace:Share": {"user": ADMIN_NAME},
+    "workspace:ManageRepos": {"name": "hijacked", "url": "file:///tmp/hijacked.git"},
 }
 # Routes inside a studio (sharing a template names a studio too, but is a platform action).
 STUDIO_ROUTES = [route for route in ROUTES if route.spec.scope is Scope.STUDIO]
@@ -828,6 +831,9 @@ def test_a_member_of_one_studio_sees_nothing_of_another(
         "cluster_id": b_cluster["id"],
         "template_name": "single-node",
         "path": "jobs/",
+        "user_name": ADMIN_NAME,
+        "repo_name": "hijacked",
+        "operation": "pull",
     }
 
     # Every studio route of B, B's ids throughout: B does not exist for the intruder.

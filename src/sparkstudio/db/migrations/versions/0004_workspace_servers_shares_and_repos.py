@@ -85,8 +85,11 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("started_at", sparkstudio.db.base.UTCDateTime(timezone=True), nullable=True)
         )
-
-    # ### end Alembic commands ###
+    # The server defaults only fill existing rows; new rows get their values from the models.
+    with op.batch_alter_table("workspaces", schema=None) as batch_op:
+        batch_op.alter_column("server_url", server_default=None)
+        batch_op.alter_column("idle_timeout_seconds", server_default=None)
+        batch_op.alter_column("last_activity_at", server_default=None)
 
 
 def downgrade() -> None:
