@@ -2,7 +2,7 @@
 
 One control plane runs in this process (``ControlPlane(Settings(home=<tmp>, port=0, …))``)
 with the ``local`` backend and the ``local`` spawner: the cluster's JVMs and every
-workspace server (``python -m jupyterlab``) run on this machine. The admin logs in,
+workspace server (``python -m sparkstudio.jupyter.launch``) run on this machine. The admin logs in,
 creates studio ``bench``, shares the built-in ``single-node`` template with it, launches one
 cluster from it and creates one workspace attached to that cluster.
 
@@ -23,23 +23,12 @@ Cases, in this order:
    and as many times directly on the workspace server, in interleaved rounds. The client
    runs in a process of its own (this file, ``roundtrips`` mode) so that it does not share
    a GIL with the control plane running in this process.
-4. what-ifs (``BENCH_WORKSPACES_WHATIFS``, default ``no-rfc3987,nodelay``; empty skips
-   them), measured on the same workspace with its server patched by a ``sitecustomize.py``
-   on the server's ``PYTHONPATH`` (that process only; ``src/`` is not changed):
-   ``no-rfc3987`` repeats case 1 with ``sys.modules["rfc3987_syntax"] = None``: jsonschema
-   (through jupyter_events) imports it when installed, and it builds a Lark grammar at
-   import. ``nodelay`` repeats case 3 with TCP_NODELAY on the server's WebSockets:
-   jupyter_server never calls tornado's ``set_nodelay``, so of the five small frames that
-   answer an execute_request, the later ones wait for the client's delayed ACK (about
-   40 ms on Linux).
-
 The cluster is terminated through the API and waited for, the workspace is stopped, and
 kernels are deleted, whatever happened.
 
 Knobs (environment): ``BENCH_WORKSPACES_STARTS`` (5), ``BENCH_WORKSPACES_KERNELS`` (5),
 ``BENCH_WORKSPACES_MESSAGES`` (200 per side), ``BENCH_WORKSPACES_ROUNDS`` (10),
-``BENCH_WORKSPACES_QUIET_WAIT`` (15 s to wait for a quiet machine before each case),
-``BENCH_WORKSPACES_WHATIFS`` (``no-rfc3987,nodelay``).
+``BENCH_WORKSPACES_QUIET_WAIT`` (15 s to wait for a quiet machine before each case).
 """
 
 from __future__ import annotations
@@ -59,7 +48,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -88,49 +76,6 @@ TARGET_START = 3.0  # s, start → page
 TARGET_KERNEL = 2.0  # s, kernel start → first Spark result
 TARGET_RATIO = 1.2  # proxied ÷ direct round trip
 SPARK_CELL = "spark.range(10).count()"
-WHATIFS = [
-    w for w in os.environ.get("BENCH_WORKSPACES_WHATIFS", "no-rfc3987,nodelay").split(",") if w
-]
-# What-ifs: a ``sitecustomize.py`` put on the PYTHONPATH of the workspace servers started
-# while it is set. It acts only in a process started as ``python -m jupyterlab
-# --config=…/jupyter_server_config.json`` (not in kernels, not in this client).
-WHATIF_GUARD = """
-import sys
-
-if any(a.startswith("--config=") and a.endswith("jupyter_server_config.json") for a in sys.argv):
-"""
-PATCHES = {
-    # jsonschema's format checker imports rfc3987_syntax when it is installed
-    # (jupyter_events requires jsonschema[format-nongpl]); that import builds a Lark
-    # grammar. Without it, only the "iri" formats go unchecked.
-    "no-rfc3987": (
-        "JupyterLab without rfc3987_syntax",
-        """
-    sys.modules["rfc3987_syntax"] = None  # jsonschema suppresses the ImportError
-""",
-    ),
-    # jupyter_server never calls tornado's set_nodelay: of the small frames answering a
-    # request, the later ones wait for the client's delayed ACK (~40 ms on Linux).
-    "nodelay": (
-        "server WebSockets with TCP_NODELAY",
-        """
-    from tornado import websocket
-
-    _detach = websocket.WebSocketHandler._detach_stream
-
-    def _detach_with_nodelay(self):
-        stream = _detach(self)
-        stream.set_nodelay(True)
-        return stream
-
-    websocket.WebSocketHandler._detach_stream = _detach_with_nodelay
-""",
-    ),
-}
-
-
-def _variant(whatif: str) -> str:
-    return f" [what-if: {PATCHES[whatif][0]}]"
 
 
 # --- the kernel protocol (JSON messages over the kernel's WebSocket) --------------------
@@ -475,7 +420,7 @@ def one_start(bench: Bench, lab: httpx.Client) -> StartSample:
     return StartSample(ready, seen["process"], seen["direct"])
 
 
-def case_start(bench: Bench, variant: str = "") -> list[Row]:
+def case_start(bench: Bench) -> list[Row]:
     samples: list[StartSample] = []
     stops: list[float] = []
     busy = []
@@ -494,8 +439,8 @@ def case_start(bench: Bench, variant: str = "") -> list[Row]:
     noticed = [s.ready - s.direct for s in samples]
     target = "met" if _med(ready) < TARGET_START else "MISSED"
     worst = "met" if max(ready) < TARGET_START else "MISSED"
-    case = f"workspace start → JupyterLab page via proxy{variant}"
-    baseline = f"JupyterLab server alone: process start → first answer, direct (baseline){variant}"
+    case = "workspace start → JupyterLab page via proxy"
+    baseline = "JupyterLab server alone: process start → first answer, direct (baseline)"
     parts = (
         f"medians: POST → server process started {_ms(_med(spawn))}, process → first direct "
         f"answer {_ms(_med(alone))}, direct answer → page via proxy {_ms(_med(noticed))}"
@@ -507,7 +452,7 @@ def case_start(bench: Bench, variant: str = "") -> list[Row]:
             "p50",
             _med(alone),
             "s",
-            note=f"the same {STARTS} starts: start of the spawned `python -m jupyterlab` "
+            note=f"the same {STARTS} starts: start of the spawned workspace server process "
             "(/proc/<pid>/stat) until GET <server>/lab with the secret answers 200, polled "
             f"every {_ms(PAGE_POLL)}; samples " + ", ".join(f"{s:.2f}" for s in alone),
         ),
@@ -585,7 +530,7 @@ def case_kernel(bench: Bench) -> list[Row]:
     ]
 
 
-def case_roundtrip(bench: Bench, variant: str = "") -> list[Row]:
+def case_roundtrip(bench: Bench) -> list[Row]:
     server = bench.server()
     if server is None:
         raise RuntimeError("the workspace server is not running")
@@ -631,8 +576,8 @@ def case_roundtrip(bench: Bench, variant: str = "") -> list[Row]:
         f"{per_round} on a new WebSocket each (after {WARMUP_MESSAGES} untimed), client in "
         f"its own process"
     )
-    direct_case = f"python3 kernel round trip, direct to the server (baseline){variant}"
-    proxy_case = f"python3 kernel round trip, via the control plane proxy{variant}"
+    direct_case = "python3 kernel round trip, direct to the server (baseline)"
+    proxy_case = "python3 kernel round trip, via the control plane proxy"
     low = {side: min(s) * 1000 for side, s in samples.items()}
     return [
         Row(NAME, direct_case, "p50", p50["direct"], "ms", note=f"{how}; {busy}"),
@@ -652,35 +597,6 @@ def case_roundtrip(bench: Bench, variant: str = "") -> list[Row]:
         ),
         with_baseline(Row(NAME, proxy_case, "p99", p99["proxy"], "ms"), p99["direct"]),
     ]
-
-
-@contextmanager
-def patched_servers(work: Path, whatif: str) -> Iterator[None]:
-    """Workspace servers started inside get the what-if's ``sitecustomize.py``."""
-    site = work / f"whatif-{whatif}"
-    site.mkdir(exist_ok=True)
-    (site / "sitecustomize.py").write_text(WHATIF_GUARD + PATCHES[whatif][1])
-    previous = os.environ.get("PYTHONPATH")
-    # The spawner passes this process's environment to the server it starts.
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(site), previous) if p)
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = previous
-
-
-def case_whatif(bench: Bench, work: Path, whatif: str) -> list[Row]:
-    """Case 1 (``no-rfc3987``) or case 3 (``nodelay``) again, with the server patched."""
-    bench.stop()
-    with patched_servers(work, whatif):
-        if whatif == "no-rfc3987":
-            return case_start(bench, _variant(whatif))
-        bench.start()
-        bench.wait_workspace(RUNNING)
-    return case_roundtrip(bench, _variant(whatif))
 
 
 # --- the benchmark ----------------------------------------------------------------------
@@ -708,7 +624,6 @@ def run() -> list[Row]:
         tempfile.TemporaryDirectory(prefix="sparkstudio-bench-workspaces-") as tmp,
         control_plane(Path(tmp) / "home") as bench,
     ):
-        work = Path(tmp)
 
         def cluster() -> list[Row]:
             made, cluster_id = case_cluster(bench)
@@ -720,11 +635,6 @@ def run() -> list[Row]:
         ):
             _guard("pyspark kernel", rows, lambda: case_kernel(bench))
             _guard("kernel round trip", rows, lambda: case_roundtrip(bench))
-            for whatif in WHATIFS:
-                if whatif not in PATCHES:
-                    rows.append(skipped(NAME, whatif, f"no such what-if; one of {list(PATCHES)}"))
-                    continue
-                _guard(_variant(whatif).strip(), rows, partial(case_whatif, bench, work, whatif))
     # The clean-up (kernels, workspace, cluster terminated and waited for) ran on leaving.
     rows.extend(Row(NAME, "clean-up", "error", None, note=p) for p in bench.problems)
     return rows

@@ -16,6 +16,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from sparkstudio.api.cookies import SESSION_COOKIE
 from sparkstudio.auth.actions import ACTIONS, Action, Scope, studio_resource
 from sparkstudio.auth.cache import AuthCache
 from sparkstudio.auth.identity import Principal, authenticate, grants_in_studio, load_principal
@@ -30,7 +31,6 @@ from sparkstudio.settings import Settings
 from sparkstudio.workspaces.runtime import WorkspaceRuntime
 
 ACTION_KEY = "x-sparkstudio-action"
-SESSION_COOKIE = "sparkstudio_session"
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 

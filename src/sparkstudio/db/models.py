@@ -319,3 +319,28 @@ class Event(Base):
     reason_message: Mapped[str] = mapped_column(Text, default="")
     actor: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AuditRecord(Base):
+    """One attempt to change something, or any denied attempt: who, what, where, outcome.
+
+    Written once and never updated; not foreign-keyed so that it outlives its subjects.
+    Request bodies, passwords and tokens are never stored.
+    """
+
+    __tablename__ = "audit_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    # NULL when the caller was not authenticated; the name is then the one they claimed.
+    actor_id: Mapped[str | None] = mapped_column(String(24), default=None)
+    actor_name: Mapped[str] = mapped_column(String(64), default="")
+    action: Mapped[str] = mapped_column(String(64))
+    resource: Mapped[str] = mapped_column(String(1024))
+    studio_id: Mapped[str | None] = mapped_column(String(24), index=True, default=None)
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(1024))
+    source_address: Mapped[str] = mapped_column(String(64), default="")
+    outcome: Mapped[str] = mapped_column(String(16))
+    status_code: Mapped[int] = mapped_column(Integer)
+    message: Mapped[str] = mapped_column(String(1024), default="")

@@ -9,6 +9,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from jupyter_server.services.kernels.connection.channels import (
+    ZMQChannelsWebsocketConnection,
+)
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 
 from sparkstudio.jupyter.attachment import USER_ENV
@@ -24,3 +27,16 @@ class WorkspaceKernelManager(AsyncMappingKernelManager):
             kwargs["env"] = env
         kernel_id: str = await super().start_kernel(*args, **kwargs)
         return kernel_id
+
+
+class PromptKernelWebsocketConnection(ZMQChannelsWebsocketConnection):
+    """Kernel WebSockets with TCP_NODELAY.
+
+    A reply is several small frames (busy, execute_input, result, idle, reply); with
+    Nagle's algorithm on, the later ones wait for the client's delayed ACK, about 40 ms
+    on Linux, on every cell.
+    """
+
+    def connect(self) -> Any:
+        self.websocket_handler.set_nodelay(True)
+        return super().connect()

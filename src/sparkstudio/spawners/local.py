@@ -54,6 +54,9 @@ def server_config(request: SpawnRequest, port: int) -> dict[str, Any]:
                 "sparkstudio.jupyter.identity.ControlPlaneIdentityProvider"
             ),
             "kernel_manager_class": "sparkstudio.jupyter.kernels.WorkspaceKernelManager",
+            "kernel_websocket_connection_class": (
+                "sparkstudio.jupyter.kernels.PromptKernelWebsocketConnection"
+            ),
             "jpserver_extensions": {
                 "sparkstudio.jupyter.extension": True,
                 **dict.fromkeys(_UNUSED_EXTENSIONS, False),
@@ -95,7 +98,7 @@ class LocalSpawner(Spawner):
             SECRET_ENV: request.secret,
         }
         env.pop("JUPYTER_TOKEN", None)
-        argv = [sys.executable, "-m", "jupyterlab", f"--config={config_file}"]
+        argv = [sys.executable, "-m", "sparkstudio.jupyter.launch", f"--config={config_file}"]
         record = processes.launch("workspace-server", argv, env, workdir / "logs" / "server.log")
         url = f"http://{HOST}:{port}{request.base_url}"
         return {"url": url, "process": record.to_json(), "secret": request.secret}

@@ -34,7 +34,9 @@ from sparkstudio.workspaces import server_api
 log = logging.getLogger("sparkstudio.workspaces")
 
 ACTOR = "sparkstudio"
-STARTING_POLL_SECONDS = 0.2
+# A starting server is looked at often: the proxy lets the user in only once it answers,
+# and a refused connection costs next to nothing.
+STARTING_POLL_SECONDS = 0.05
 # Nobody connected and no kernel message for this long (or half the idle timeout, if
 # shorter): IDLE, and stopped at the timeout.
 IDLE_AFTER_SECONDS = 60.0

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 from sqlalchemy import select
 
+from sparkstudio.api.cookies import clear_session_cookie, set_session_cookie
 from sparkstudio.api.deps import (
-    SESSION_COOKIE,
     AppDatabase,
     AppSettings,
     Authorized,
@@ -30,7 +30,11 @@ router = APIRouter(tags=["session"], responses=ERROR_RESPONSES)
 
 @router.post("/auth/login", status_code=status.HTTP_200_OK)
 def login(
-    body: LoginRequest, database: AppDatabase, settings: AppSettings, response: Response
+    body: LoginRequest,
+    database: AppDatabase,
+    settings: AppSettings,
+    request: Request,
+    response: Response,
 ) -> LoginResponse:
     """Exchange a user name and password for a session token (no token needed).
 
@@ -47,13 +51,7 @@ def login(
         user = get_user_or_404(writer, user_id)
         token, value = token_service.issue_session(writer, user, settings)
         if body.session_cookie:
-            response.set_cookie(
-                SESSION_COOKIE,
-                value,
-                max_age=settings.session_ttl_hours * 3600,
-                httponly=True,
-                samesite="strict",
-            )
+            set_session_cookie(request, response, value, settings.session_ttl_hours * 3600)
         return LoginResponse(token=value, expires_at=token.expires_at, user=user_public(user))
 
 
@@ -62,11 +60,11 @@ def login(
     status_code=status.HTTP_204_NO_CONTENT,
     openapi_extra=requires(Action.SESSION_DELETE),
 )
-def logout(access: Authorized, db: Db, response: Response) -> None:
+def logout(access: Authorized, db: Db, request: Request, response: Response) -> None:
     """Revoke the token this request was made with."""
     token_service.revoke_token(db, access.principal.user_id, access.principal.token_id)
     db.commit()
-    response.delete_cookie(SESSION_COOKIE)
+    clear_session_cookie(request, response)
 
 
 @router.get("/me", openapi_extra=requires(Action.SESSION_DESCRIBE))

@@ -31,7 +31,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
 
-from sparkstudio.api.deps import SESSION_COOKIE, get_auth_cache
+from sparkstudio.api.cookies import SESSION_COOKIE
+from sparkstudio.api.deps import get_auth_cache
 from sparkstudio.auth.actions import Action, studio_resource
 from sparkstudio.auth.identity import Principal, grants_in_studio, load_principal
 from sparkstudio.auth.policy import Decision, decide

@@ -1,0 +1,31 @@
+"""The browser's login cookie: set and cleared in one place, with the same flags."""
+
+from __future__ import annotations
+
+from starlette.requests import HTTPConnection
+from starlette.responses import Response
+
+SESSION_COOKIE = "sparkstudio_session"
+
+
+def served_over_https(conn: HTTPConnection) -> bool:
+    return conn.url.scheme == "https"
+
+
+def set_session_cookie(conn: HTTPConnection, response: Response, value: str, max_age: int) -> None:
+    """HttpOnly (no script reads it), SameSite=Strict, Secure when the page came over HTTPS."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        value,
+        max_age=max_age,
+        httponly=True,
+        samesite="strict",
+        secure=served_over_https(conn),
+        path="/",
+    )
+
+
+def clear_session_cookie(conn: HTTPConnection, response: Response) -> None:
+    response.delete_cookie(
+        SESSION_COOKIE, httponly=True, samesite="strict", secure=served_over_https(conn), path="/"
+    )
