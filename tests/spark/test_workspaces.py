@@ -7,6 +7,7 @@ cluster ending under a workspace are tested without another JVM.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -163,3 +164,39 @@ def test_a_cluster_of_another_network_cannot_be_attached(
     expect(admin.delete(f"/studios/{studio_id}/clusters/{elsewhere['id']}"), 202)
     missing = expect_error(admin.put(path, json={"cluster_id": "no-such-cluster"}), 404)
     assert "no-such-cluster" in missing["message"]
+
+
+def test_a_scala_cell_runs_through_the_proxy_and_the_notebook_changes_the_attachment(
+    control_plane: ControlPlane,
+    admin: UserClient,
+    spark_cluster: SparkCluster,
+    attached: dict[str, Any],
+) -> None:
+    """Last in the module: it detaches the workspace from the notebook, then attaches it again."""
+    studio_id = spark_cluster.studio["id"]
+    path = f"/studios/{studio_id}/workspaces/{attached['id']}"
+    name = spark_cluster.cluster["name"]
+    lab = Lab(control_plane, admin, attached["id"])
+    started = expect(lab.http.post("api/kernels", json={"name": "spark-scala"}), 201)
+    try:
+        with lab.kernel_socket(started["id"]) as socket:
+            answer = run_code(socket, 'spark.range(6).filter("id % 2 = 0").count()', 300)
+            assert answer["reply"]["status"] == "ok", answer
+            assert re.search(r"res\d+: Long = 3L?\b", answer["stdout"]), answer["stdout"]
+            answer = run_code(socket, "%cluster")
+            assert f"attached to cluster {name}" in answer["stdout"]
+            answer = run_code(socket, "%detach")
+            assert answer["reply"]["status"] == "ok", answer
+            assert "This workspace is detached" in answer["stdout"]
+            assert expect(admin.get(path), 200)["cluster_id"] is None
+            answer = run_code(socket, "spark.range(1).count()")
+            assert answer["errors"], answer
+            assert "%attach <cluster name or id>" in answer["errors"][0]["evalue"]
+            refused = run_code(socket, "%attach no-such-cluster")
+            assert "the studio refused" in refused["errors"][0]["evalue"]
+            answer = run_code(socket, f"%attach {name}")
+            assert answer["reply"]["status"] == "ok", answer
+            assert f"attached to cluster {name}" in answer["stdout"]
+            assert expect(admin.get(path), 200)["status"] == "ATTACHED"
+    finally:
+        expect(lab.http.delete(f"api/kernels/{started['id']}"), 204)

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-import httpx
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display
 
-from sparkstudio.jupyter.identity import SECRET_ENV
+from sparkstudio.jupyter.agent import change_attachment
 from sparkstudio.jupyter.spark_session import LazySpark, NotAttachedError, SparkHolder
 
-API_URL_ENV = "SPARKSTUDIO_API_URL"
-WORKSPACE_ENV = "SPARKSTUDIO_WORKSPACE_ID"
 DEFAULT_SQL_ROWS = 1000
 
 
@@ -37,30 +33,15 @@ class SparkMagics(Magics):
         cluster = line.strip()
         if not cluster:
             raise ValueError("usage: %attach <cluster name or id>")
-        self._change_attachment({"cluster": cluster})
+        self._change_attachment(cluster)
 
     @line_magic
     def detach(self, line: str) -> None:
         """Detach the workspace from its cluster."""
-        self._change_attachment({"cluster": None})
+        self._change_attachment(None)
 
-    def _change_attachment(self, body: dict[str, Any]) -> None:
-        api, workspace = os.environ.get(API_URL_ENV), os.environ.get(WORKSPACE_ENV)
-        if not api or not workspace:
-            raise RuntimeError("this kernel does not run in a sparkstudio workspace")
-        body["user"] = self.holder.user
-        answer = httpx.put(
-            f"{api}/workspace-agent/{workspace}/attachment",
-            json=body,
-            headers={"X-Sparkstudio-Secret": os.environ.get(SECRET_ENV, "")},
-            timeout=30.0,
-        )
-        if answer.status_code >= 400:
-            try:
-                message = answer.json().get("message", answer.text)
-            except ValueError:
-                message = answer.text
-            raise RuntimeError(f"the studio refused: {message}")
+    def _change_attachment(self, cluster: str | None) -> None:
+        change_attachment(cluster, self.holder.user)
         print(self.holder.follow() or f"This workspace is {self.holder.attachment.describe()}.")
 
     @magic_arguments()

@@ -44,6 +44,7 @@ from typing import Any
 import pexpect  # type: ignore[import-untyped]
 from ipykernel.kernelbase import Kernel
 
+from sparkstudio.jupyter.agent import AttachmentRefused, change_attachment
 from sparkstudio.jupyter.attachment import Attachment, read_attachment
 from sparkstudio.jupyter.spark_session import kernel_user
 from sparkstudio.spark.home import SparkHome, find_spark_home
@@ -53,6 +54,9 @@ CONNECT_REPL_CLASS = "org.apache.spark.sql.application.ConnectRepl"
 START_TIMEOUT = 300.0  # seconds: a cold JVM on a busy host, plus the client's connect retries
 EXIT_GRACE = 5.0  # seconds the REPL gets to close its Spark session and exit
 POLL = 0.2  # seconds between checks for an interrupt while a cell runs
+# A cell that is only one of these lines is the kernel's, not Scala: the same attachment
+# magics as in the PySpark kernel.
+ATTACHMENT_MAGIC = re.compile(r"\s*%(attach|detach|cluster)\b[ \t]*(.*?)\s*")
 
 # The options spark-submit gives every JVM (Spark's launcher, JavaModuleOptions): Arrow
 # and Netty in the Connect client need them on Java 17+.
@@ -593,9 +597,13 @@ class ScalaKernel(Kernel):
                 if not silent:
                     self.send_response(self.iopub_socket, "stream", {"name": name, "text": text})
 
+            magic = ATTACHMENT_MAGIC.fullmatch(code)
             try:
-                repl = self._repl_for(read_attachment(), emit, interrupted)
-                error = repl.run(code, emit, lambda: self.interrupts - first)
+                if magic:
+                    error = self._attachment_magic(magic[1], magic[2], emit)
+                else:
+                    repl = self._repl_for(read_attachment(), emit, interrupted)
+                    error = repl.run(code, emit, lambda: self.interrupts - first)
             except _NotAttached as detached:
                 error = CellError("NotAttached", str(detached), [str(detached)])
             except Exception as failure:  # no Spark or Java, a dead REPL: the cell says so
@@ -608,6 +616,21 @@ class ScalaKernel(Kernel):
         if not silent:
             self.send_response(self.iopub_socket, "error", content)
         return {"status": "error", "execution_count": self.execution_count, **content}
+
+    def _attachment_magic(
+        self, name: str, argument: str, emit: Callable[[str, str], None]
+    ) -> CellError | None:
+        """``%cluster``, ``%attach <cluster>``, ``%detach``: the next cell follows."""
+        if name == "attach" and not argument:
+            usage = "usage: %attach <cluster name or id>"
+            return CellError("UsageError", usage, [usage])
+        if name != "cluster":
+            try:
+                change_attachment(argument if name == "attach" else None, self.user)
+            except AttachmentRefused as refused:
+                return CellError("AttachmentRefused", str(refused), [str(refused)])
+        emit("stdout", f"This workspace is {read_attachment().describe()}.\n")
+        return None
 
     def _repl_for(
         self,

@@ -49,7 +49,9 @@ class SparkHolder:
 
     def _warm(self) -> None:
         with contextlib.suppress(Exception):  # the first cell reports the error itself
-            self.session()
+            # The Connect server sets a session up at its first request, not at create():
+            # a tiny query pays for that (and the client's first round trip) now.
+            self.session().sql("SELECT 1").collect()
 
     def follow(self) -> str | None:
         """Re-read the attachment; a message to show when it changed, else None."""

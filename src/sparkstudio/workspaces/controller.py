@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from sparkstudio import lifecycle
 from sparkstudio.db.base import utcnow
 from sparkstudio.db.models import Cluster, Studio, Workspace
 from sparkstudio.db.session import Database
+from sparkstudio.jupyter.agent import WORKSPACE_ENV
 from sparkstudio.jupyter.attachment import Attachment
 from sparkstudio.lifecycle import WORKSPACE, Reason, WorkspaceStatus
 from sparkstudio.services import workspace_servers as servers
@@ -145,7 +147,7 @@ class WorkspaceController:
             workdir=self.settings.workspaces_dir / snap.id,
             contents_url=servers.contents_url(snap.storage_location, snap.id),
             storage_options=servers.storage_options(self.settings, snap.storage_location),
-            environment={**self.environment(), "SPARKSTUDIO_WORKSPACE_ID": snap.id},
+            environment={**self.environment(), WORKSPACE_ENV: snap.id},
             attachment=attachment,
         )
         try:
@@ -233,12 +235,17 @@ class WorkspaceController:
         name = snap.cluster_name or snap.cluster_id
         status = snap.cluster_status or "gone"
         reason = Reason("DETACHED", f"cluster {name} is {status} ({snap.cluster_reason})")
+        # The server hears it first: whoever sees the workspace detached in the studio
+        # must find its kernels detached too.
+        self.push(snap.id, Attachment(generation=time.time_ns(), reason=reason.message))
+        attached_elsewhere: Attachment | None = None
         with self._write(snap.id) as (db, workspace):
-            if workspace.cluster_id != snap.cluster_id:
-                return  # attached elsewhere meanwhile
-            servers.detach(db, workspace, reason, ACTOR)
-            attachment = servers.attachment_of(db, workspace)
-        self.push(snap.id, attachment)
+            if workspace.cluster_id != snap.cluster_id:  # meanwhile: that attachment stands
+                attached_elsewhere = servers.attachment_of(db, workspace)
+            else:
+                servers.detach(db, workspace, reason, ACTOR)
+        if attached_elsewhere is not None:
+            self.push(snap.id, attached_elsewhere)
 
     def push(self, workspace_id: str, attachment: Attachment) -> bool:
         """Tell a running server its attachment; False when it could not be told."""

@@ -12,6 +12,7 @@ from sqlalchemy import or_, select
 from sparkstudio.db.models import Workspace
 from sparkstudio.db.session import Database
 from sparkstudio.errors import Unavailable
+from sparkstudio.jupyter.agent import API_URL_ENV
 from sparkstudio.jupyter.attachment import Attachment
 from sparkstudio.reconcile import Reconciler
 from sparkstudio.services.workspace_servers import TARGET_RUNNING
@@ -30,7 +31,7 @@ class WorkspaceRuntime:
 
     def environment(self) -> dict[str, str]:
         """What every workspace server and its kernels are told about the control plane."""
-        return {"SPARKSTUDIO_API_URL": f"{self.public_url}/api/v1"}
+        return {API_URL_ENV: f"{self.public_url}/api/v1"}
 
     def start(self) -> None:
         self.reconciler.start()
