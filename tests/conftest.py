@@ -18,6 +18,13 @@ import pytest
 
 from sparkstudio.db.session import Database
 from sparkstudio.server import ControlPlane
+from tests.oidc import (  # noqa: F401 (fixtures of the single sign-on tests)
+    browser,
+    oidc_provider,
+    sso_admin,
+    sso_plane,
+    stale_oidc_provider,
+)
 from tests.s3 import S3Server, s3_server  # noqa: F401 (a fixture, for the whole suite)
 from tests.support import (
     ADMIN_NAME,

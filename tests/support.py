@@ -92,9 +92,17 @@ def throwaway_postgres_database() -> Iterator[str]:
 
 @contextmanager
 def running_control_plane(
-    home: Path, backend: str, *, access_log: bool = False, s3: S3Server | None = None
+    home: Path,
+    backend: str,
+    *,
+    access_log: bool = False,
+    s3: S3Server | None = None,
+    **settings_overrides: Any,
 ) -> Iterator[ControlPlane]:
-    """A control plane on a free port with a fresh SQLite or PostgreSQL metadata database."""
+    """A control plane on a free port with a fresh SQLite or PostgreSQL metadata database.
+
+    ``settings_overrides`` are more settings (e.g. ``oidc_providers``).
+    """
     if s3 is not None:  # workspace servers inherit the credentials from the environment
         os.environ.setdefault("AWS_ACCESS_KEY_ID", s3.access_key_id)
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", s3.secret_access_key)
@@ -103,6 +111,9 @@ def running_control_plane(
         database_url = None
         if backend == "postgresql":
             database_url = stack.enter_context(throwaway_postgres_database())
+        # Every test client comes from 127.0.0.1: the tests' failed logins would add up to
+        # the per-address limit (tests/integration/test_sessions.py tests that limit).
+        settings_overrides.setdefault("login_failures_per_address_before_delay", 10_000)
         settings = Settings(
             home=home,
             port=0,
@@ -113,6 +124,7 @@ def running_control_plane(
             scale_in_idle_seconds=10,
             workspace_poll_seconds=0.5,
             s3_endpoint_url=s3.endpoint_url if s3 is not None else None,
+            **settings_overrides,
         )
         plane = ControlPlane(settings, access_log=access_log).start()
         stack.callback(plane.stop)  # runs before the database is dropped

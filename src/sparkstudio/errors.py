@@ -75,6 +75,17 @@ class Invalid(StudioError):
         return cls(f"{field}: {message}", fields=[{"field": field, "message": message}])
 
 
+class TooManyRequests(StudioError):
+    """Refused for now, without looking at the request; ask again in ``retry_after`` s."""
+
+    status = 429
+    default_reason = "TooManyRequests"
+
+    def __init__(self, message: str, *, retry_after: int, reason: str | None = None) -> None:
+        super().__init__(message, reason=reason)
+        self.retry_after = retry_after
+
+
 class Unavailable(StudioError):
     """The platform cannot do this now or on this host (e.g. no Java for Spark)."""
 

@@ -23,6 +23,7 @@ from sparkstudio.api.app import API_PREFIX, DOCS_URL, OPENAPI_URL, create_app
 from sparkstudio.clusters.runtime import ClusterRuntime
 from sparkstudio.db.migrate import upgrade
 from sparkstudio.db.session import Database
+from sparkstudio.log_redaction import redact_server_logs
 from sparkstudio.services.bootstrap import ensure_admin
 from sparkstudio.services.templates import ensure_builtin_templates
 from sparkstudio.settings import Settings
@@ -82,9 +83,14 @@ class ControlPlane:
             app,
             log_level=log_level,
             access_log=access_log,
+            # Behind a TLS-terminating proxy, its X-Forwarded-Proto/-For give the scheme
+            # (Secure cookies) and the client address (login throttling).
+            proxy_headers=True,
+            forwarded_allow_ips=settings.trusted_proxies,
             lifespan="off",
             timeout_graceful_shutdown=5,
         )
+        redact_server_logs()  # after the Config: it configures uvicorn's loggers
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name="sparkstudio-server", daemon=True)
 

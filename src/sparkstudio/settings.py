@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from sparkstudio.auth.providers import OidcProvider
 
 
 class Settings(BaseSettings):
@@ -41,6 +44,42 @@ class Settings(BaseSettings):
         description="How long a resolved token and studio grants are reused (0: never). "
         "Every write served by this process drops the cache at once; the bound matters "
         "only across several control-plane processes.",
+    )
+    login_failures_before_delay: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Failed logins for one user name before further attempts are refused "
+        "for a delay (429 with Retry-After), whatever the password.",
+    )
+    login_failures_per_address_before_delay: int = Field(
+        default=20,
+        ge=1,
+        le=10_000,
+        description="Failed logins from one client address (an IPv6 /64), whatever the "
+        "user names, before further attempts from it are refused for a delay. Higher than "
+        "the per-user count: many users may share an address.",
+    )
+    login_delay_seconds: float = Field(
+        default=5.0,
+        ge=0.1,
+        le=3600,
+        description="The first delay; each further failure doubles it.",
+    )
+    login_delay_max_seconds: float = Field(
+        default=900.0,
+        ge=1,
+        le=86400,
+        description="The longest delay. A user name or address with no failure for this "
+        "long after its delay ended starts afresh.",
+    )
+    trusted_proxies: str = Field(
+        default="127.0.0.1,::1",
+        description="Comma-separated addresses or networks of reverse proxies whose "
+        "X-Forwarded-Proto and X-Forwarded-For headers are believed: they decide whether "
+        "the login cookie is Secure and which address failed logins count against. "
+        "'*' believes every peer (only when nothing but the proxy reaches the port); "
+        "empty believes none.",
     )
     default_networks: list[str] = Field(
         default=["default"], description="Networks a studio allows when none are given."
@@ -108,6 +147,32 @@ class Settings(BaseSettings):
         description="The control plane's address as users and kernels reach it; "
         "http://<host>:<port> when unset.",
     )
+    oidc_providers: list[OidcProvider] = Field(
+        default=[],
+        max_length=20,
+        description="OpenID Connect providers users may sign in with, as a JSON list of "
+        "objects (name, display_name, issuer, client_id, client_secret, scopes, "
+        "username_claim, groups_claim); see docs/sso.md.",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: str) -> str:
+        if value.strip() == "*":
+            return "*"
+        items = [item.strip() for item in value.split(",") if item.strip()]  # none: no proxy
+        for item in items:
+            ipaddress.ip_network(item)  # a ValueError names the bad item
+        return ",".join(items)
+
+    @field_validator("oidc_providers")
+    @classmethod
+    def _unique_provider_names(cls, value: list[OidcProvider]) -> list[OidcProvider]:
+        names = [provider.name for provider in value]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"provider names must be unique; repeated: {', '.join(repeated)}")
+        return value
 
     @field_validator("home")
     @classmethod

@@ -163,8 +163,9 @@ def test_a_disabled_users_tokens_stop_working(admin: UserClient, new_user: NewUs
         "LoginFailed",
     )
 
+    # Disabling revoked them: enabling the user again does not bring them back.
     expect(admin.patch(f"/users/{user.user_id}", json={"disabled": False}), 200)
-    expect(user.get("/me", headers={"Authorization": f"Bearer {api_token}"}), 200)
+    expect_error(user.get("/me", headers={"Authorization": f"Bearer {api_token}"}), 401)
 
 
 def test_platform_admin_is_granted_and_revoked_at_once(

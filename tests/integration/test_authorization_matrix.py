@@ -23,12 +23,16 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from sqlalchemy import select
 
 from sparkstudio.api.app import API_PREFIX, DOCS_URL, OPENAPI_URL
 from sparkstudio.api.deps import ACTION_KEY
 from sparkstudio.api.routers.workspace_proxy import PROXY_ACTION
 from sparkstudio.auth.actions import ACTIONS, Action, Role, Scope
+from sparkstudio.db.models import AuditRecord
+from sparkstudio.db.session import Database
 from sparkstudio.server import ControlPlane
+from sparkstudio.services.audit import last_record_id
 from tests.conftest import SparkCluster
 from tests.support import (
     ADMIN_NAME,
@@ -59,12 +63,19 @@ USABLE = {"WAITING", "RUNNING"}
 
 # Operations that need no token (method, path under the API prefix). The workspace
 # agent's operation is called by kernels with their server's secret, not a user token
-# (tested in tests/spark/test_workspaces.py).
+# (tested in tests/spark/test_workspaces.py). Single sign-on is how a caller without a
+# token gets one: listing the providers, the redirect to one, the provider's callback
+# (checked by its state, the browser's cookie and the ID token) and the CLI's exchange
+# of its one-time code (checked by its PKCE verifier); tests/integration/test_sso.py.
 PUBLIC_OPERATIONS = {
     ("POST", "/auth/login"),
     ("GET", "/health"),
     ("GET", DOCS_URL.removeprefix(API_PREFIX)),
     ("PUT", "/workspace-agent/{workspace_id}/attachment"),
+    ("GET", "/auth/providers"),
+    ("GET", "/auth/oidc/{name}/login"),
+    ("GET", "/auth/oidc/{name}/callback"),
+    ("POST", "/auth/oidc/cli-token"),
 }
 # Actions checked outside the API's routes: the workspace proxy checks WORKSPACE_OPEN.
 PROXY_ACTIONS = {PROXY_ACTION}
@@ -107,6 +118,12 @@ def test_the_public_routes_need_no_token(control_plane: ControlPlane, anon: http
         "LoginFailed",
     )
     assert "password" in body["message"]
+    # Single sign-on answers on its own terms too (this platform has no provider).
+    assert expect(anon.get("/auth/providers"), 200) == []
+    expect_error(anon.get("/auth/oidc/corp/login"), 404, "NotFound")
+    expect_error(anon.get("/auth/oidc/corp/callback", params={"state": "x"}), 404, "NotFound")
+    code = {"code": "not-a-code", "code_verifier": "v" * 43}
+    expect_error(anon.post("/auth/oidc/cli-token", json=code), 401, "InvalidCode")
 
 
 def test_the_live_app_serves_the_same_table(control_plane: ControlPlane) -> None:
@@ -412,6 +429,7 @@ def test_route_answers_each_caller_as_the_table_says(
     admin: UserClient,
     callers: dict[str, Caller],
     shared_world: World,
+    database: Database,
 ) -> None:
     caller = callers[caller_kind]
     # Reads (and no-op scaling) change nothing: they share one world with a running
@@ -425,6 +443,8 @@ def test_route_answers_each_caller_as_the_table_says(
     if route.action is Action.SESSION_DELETE and caller.name and caller.password:
         # Logging out revokes the token in use: spend a fresh session on it.
         client = fresh = login(control_plane.api_url, caller.name, caller.password)
+    with database.session(write=False) as db:
+        recorded_before = last_record_id(db)
     try:
         response = client.request(route.method, route.url(params), json=body)
     finally:
@@ -449,6 +469,36 @@ def test_route_answers_each_caller_as_the_table_says(
     else:
         error = expect_error(response, 404, "NotFound")
         assert error["message"] == f"no studio {params['studio_id']}"
+    assert_audited(database, recorded_before, route, params, caller, response.status_code)
+
+
+def assert_audited(
+    database: Database,
+    after_id: int,
+    route: ApiRoute,
+    params: dict[str, str],
+    caller: Caller,
+    status: int,
+) -> None:
+    """The audit trail holds the call if it was denied or changed something, else nothing."""
+    with database.session(write=False) as db:
+        rows = db.scalars(
+            select(AuditRecord).where(
+                AuditRecord.id > after_id,
+                AuditRecord.method == route.method,
+                AuditRecord.path == API_PREFIX + route.url(params),
+            )
+        ).all()
+    denied = status in (401, 403, 404)
+    if route.method == "GET" and not denied:
+        assert rows == [], f"an allowed read was recorded: {route.id}"
+        return
+    assert len(rows) == 1, f"{route.id} by {caller.kind} recorded {len(rows)} times"
+    record = rows[0]
+    outcome = "DENIED" if denied else "SUCCEEDED"
+    assert (record.outcome, record.status_code) == (outcome, status), route.id
+    assert record.action == route.action.value, route.id
+    assert record.actor_name == (caller.name or ""), route.id
 
 
 # --- session policies -------------------------------------------------------------------

@@ -50,6 +50,8 @@ STATEFUL_FIELDS = frozenset(
         "template",  # a template shared with the studio
         "template_version",  # a version the template has
         "workers_max",  # at most the cluster's own ceiling
+        "source",  # a directory group's: one of the platform's identity providers
+        "auth_mode",  # SSO_ONLY: only where an identity provider is configured
     }
 )
 # Fields whose rules relate several values (a schema checks each value alone): a launch's

@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
+from sparkstudio.api.cookies import SESSION_COOKIE
 from sparkstudio.server import ControlPlane
 from tests.support import (
     ADMIN_NAME,
@@ -109,10 +111,103 @@ def test_no_password_or_token_is_ever_logged(
         name in f"{r.getMessage()} {r.args!r}" for r in records if r.name != "uvicorn.access"
     )
 
+    assert leaked(secrets, caplog) == []
+
+
+def with_token_secrets(secrets: list[str]) -> list[str]:
     # Only the token's secret part is secret (the id before it is a public handle).
-    secrets += [token.rsplit(".", 1)[1] for token in secrets if token.startswith("sst.")]
-    everything = caplog.text + "\n".join(
+    return secrets + [token.rsplit(".", 1)[1] for token in secrets if token.startswith("sst.")]
+
+
+def leaked(
+    secrets: list[str], caplog: pytest.LogCaptureFixture, *, besides: str | None = None
+) -> list[str]:
+    """The secrets found anywhere in the captured records (but those of the logger
+    ``besides`` and its children), however they are rendered."""
+    records = [
+        r
+        for r in caplog.records
+        if besides is None or (r.name != besides and not r.name.startswith(f"{besides}."))
+    ]
+    everything = (caplog.text if besides is None else "") + "\n".join(
         f"{r.getMessage()} {r.args!r} {r.exc_text or ''} {r.__dict__!r}" for r in records
     )
-    leaked = [secret for secret in secrets if secret in everything]
-    assert leaked == [], f"secrets in the log: {leaked}"
+    return [secret for secret in with_token_secrets(secrets) if secret in everything]
+
+
+def leaked_to_files(secrets: list[str], home: Path) -> list[str]:
+    """The secrets found in any file under the home: logs, run files, the SQLite database."""
+    found = []
+    for path in home.rglob("*"):
+        if path.is_file():
+            content = path.read_bytes()
+            found += [
+                f"{s} in {path}" for s in with_token_secrets(secrets) if s.encode() in content
+            ]
+    return found
+
+
+def test_no_secret_is_logged_from_cookies_urls_or_refused_logins(
+    logged_plane: ControlPlane, caplog: pytest.LogCaptureFixture
+) -> None:
+    api = logged_plane.api_url
+    password = f"pw-{unique('cookie')}"
+    wrong_password = f"pw-{unique('throttled')}"
+    invalid_password = f"pw-{unique('invalid')}"
+    name = unique("browser")
+    secrets: list[str] = [password, wrong_password, invalid_password]
+
+    caplog.handler.setLevel(logging.DEBUG)
+    with every_logger_at_debug(caplog.handler), anonymous(api) as anon:
+        with login(api, ADMIN_NAME, ADMIN_PASSWORD) as admin:
+            secrets.append(admin.token)
+            create_user(admin, name, password=password)
+        body = {"username": name, "password": password, "session_cookie": True}
+        cookie = anon.post("/auth/login", json=body).cookies[SESSION_COOKIE]
+        secrets.append(cookie)
+        cookie_header = {"Cookie": f"{SESSION_COOKIE}={cookie}"}
+        expect(anon.get("/me", headers=cookie_header), 200)
+        expect(anon.get("/tokens", headers=cookie_header), 200)
+        bearer = {"Authorization": f"Bearer {cookie}"}
+        api_token = expect(anon.post("/tokens", json={"name": "u"}, headers=bearer), 201)["token"]
+        secrets.append(api_token)
+
+        # Secrets in a URL, where the API never asks for them: the access log masks them.
+        expect(
+            anon.get("/me", params={"token": api_token, "password": password}, headers=bearer), 200
+        )
+        expect_error(anon.get(f"/users/{api_token}", headers=bearer), 404)
+
+        # Refused logins do not echo the password, in the answer or the log.
+        refusals = [
+            anon.post("/auth/login", json={"username": name, "password": invalid_password * 20}),
+            anon.post(
+                "/auth/login", json={"username": name, "password": password, "pasword": password}
+            ),
+            anon.post(
+                "/auth/login",
+                content=f'{{"username": "{name}", "password": "{invalid_password}'.encode(),
+                headers={"content-type": "application/json"},
+            ),
+        ]
+        for response in refusals:
+            expect_error(response, 422, "ValidationError")
+            assert password not in response.text and invalid_password not in response.text
+        wrong = {"username": name, "password": wrong_password}
+        for _ in range(logged_plane.settings.login_failures_before_delay):
+            expect_error(anon.post("/auth/login", json=wrong), 401, "LoginFailed")
+        expect_error(anon.post("/auth/login", json=wrong), 429, "TooManyLogins")
+
+        expect(anon.post("/auth/logout", headers={**bearer, **cookie_header}), 204)
+        expect_error(anon.get("/me", headers=cookie_header), 401)
+
+    access = [r.getMessage() for r in caplog.records if r.name == "uvicorn.access"]
+    # The request lines were logged, with the secrets masked out of them.
+    assert any("/api/v1/me?token=<redacted>&password=<redacted>" in line for line in access)
+    assert any("/api/v1/users/sst.tok-" in line for line in access), access
+    assert any('/api/v1/auth/login HTTP/1.1" 429' in line for line in access)
+    # httpcore traces the response headers the tests' own client receives, the cookie
+    # among them; the control plane's HTTP clients (to workspace servers and Spark UIs)
+    # make no request here.
+    assert leaked(secrets, caplog, besides="httpcore") == []
+    assert leaked_to_files(secrets, logged_plane.settings.home) == []

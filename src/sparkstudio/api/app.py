@@ -13,12 +13,15 @@ from pydantic import BaseModel
 
 from sparkstudio import __version__
 from sparkstudio.api import errors
+from sparkstudio.api.audit_trail import AuditTrail
 from sparkstudio.api.routers import (
+    audit,
     cluster_ui,
     clusters,
     groups,
     members,
     session,
+    sso,
     studios,
     templates,
     tokens,
@@ -28,6 +31,8 @@ from sparkstudio.api.routers import (
     workspaces,
 )
 from sparkstudio.auth.cache import AuthCache
+from sparkstudio.auth.oidc import OidcProviders
+from sparkstudio.auth.throttle import LoginThrottle
 from sparkstudio.clusters.runtime import ClusterRuntime
 from sparkstudio.db.session import Database
 from sparkstudio.settings import Settings
@@ -61,19 +66,26 @@ def create_app(
     app.state.settings = settings
     app.state.database = database
     app.state.auth_cache = AuthCache(settings.auth_cache_seconds)
+    app.state.login_throttle = LoginThrottle.from_settings(settings)
     app.state.clusters = runtime
     app.state.workspaces = workspaces_runtime or WorkspaceRuntime(settings, database, "")
+    app.state.oidc_providers = OidcProviders(settings.oidc_providers)
     # Users, tokens, groups and memberships change only through writes: drop the cache
     # as soon as any write commits, before its response is sent.
     database.on_write_commit(app.state.auth_cache.invalidate)
     errors.install(app)
+    app.add_middleware(
+        AuditTrail, database=database, api_prefix=API_PREFIX, proxy_prefix="/workspaces"
+    )
 
     # Routers are included into the app directly: each level of nesting adds a pass of
     # route matching to every request.
     routers = (session, users, groups, studios, members, workspaces, tokens, templates)
-    for module in (*routers, clusters, cluster_ui, workspace_agent):
+    for module in (*routers, clusters, cluster_ui, workspace_agent, audit):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(workspaces.leftovers_router, prefix=API_PREFIX)
+    app.include_router(sso.router, prefix=API_PREFIX)  # single sign-on: public routes
+    app.include_router(sso.pages)  # /login
     app.include_router(workspace_proxy.router)  # /workspaces/{id}/…: JupyterLab
 
     @app.get(f"{API_PREFIX}/health", tags=["session"])

@@ -9,7 +9,13 @@ SESSION_COOKIE = "sparkstudio_session"
 
 
 def served_over_https(conn: HTTPConnection) -> bool:
+    # The scheme the client used: "https" under TLS, or when a trusted proxy says so in
+    # X-Forwarded-Proto (see the trusted_proxies setting).
     return conn.url.scheme == "https"
+
+
+def presented_session_cookie(conn: HTTPConnection) -> str | None:
+    return conn.cookies.get(SESSION_COOKIE) or None
 
 
 def set_session_cookie(conn: HTTPConnection, response: Response, value: str, max_age: int) -> None:

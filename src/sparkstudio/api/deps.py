@@ -16,6 +16,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from sparkstudio.api.audit_note import note_decision, note_principal
 from sparkstudio.api.cookies import SESSION_COOKIE
 from sparkstudio.auth.actions import ACTIONS, Action, Scope, studio_resource
 from sparkstudio.auth.cache import AuthCache
@@ -110,6 +111,7 @@ def get_principal(
     if presented is None:
         return authenticate(db, None)  # raises the 401
     principal = get_auth_cache(request).principal(presented, lambda: load_principal(db, presented))
+    note_principal(request, principal)
     if principal.needs_touch:
         if request.method in _READ_METHODS:
             with get_database(request).transaction() as writer:
@@ -190,7 +192,9 @@ def authorize(request: Request, db: Db, principal: CurrentPrincipal) -> Access:
     decision = decide(
         action, is_platform_admin=principal.is_platform_admin, grants=grants, resource=resource
     )
-    if decision is Decision.HIDDEN:
+    hidden = decision is Decision.HIDDEN
+    note_decision(request, action.value, resource, studio.id if studio else None, hidden=hidden)
+    if hidden:
         # A studio the caller does not belong to is indistinguishable from no studio.
         raise NotFound(f"no studio {request.path_params['studio_id']}")
     if decision is Decision.DENY:

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
-from sparkstudio.errors import StudioError
+from sparkstudio.errors import StudioError, TooManyRequests
 from sparkstudio.schemas.common import PATTERN_RULES
 
 log = logging.getLogger("sparkstudio.api")
@@ -76,6 +76,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StudioError)
     async def _studio_error(_: Request, error: StudioError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+        if isinstance(error, TooManyRequests):
+            headers = {"Retry-After": str(error.retry_after)}
         return JSONResponse(error.to_dict(), status_code=error.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)

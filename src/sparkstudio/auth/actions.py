@@ -94,6 +94,7 @@ class Action(StrEnum):
     CLUSTER_SCALE = "cluster:Scale"
     CLUSTER_TERMINATE = "cluster:Terminate"
     USAGE_DESCRIBE = "usage:Describe"
+    AUDIT_LIST = "audit:List"
 
 
 @dataclass(frozen=True)
@@ -259,6 +260,7 @@ ACTIONS: dict[Action, ActionSpec] = {
         _studio(A.CLUSTER_SCALE, _BOTH, "cluster", "Change a cluster's worker bounds."),
         _studio(A.CLUSTER_TERMINATE, _BOTH, "cluster", "Terminate a cluster."),
         _studio(A.USAGE_DESCRIBE, _BOTH, "usage", "Report the studio's core and memory usage."),
+        _platform(A.AUDIT_LIST, "Read and export the audit trail of changes and denied attempts."),
     )
 }
 

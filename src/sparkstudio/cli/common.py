@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -35,7 +36,16 @@ def connect() -> Client:
     url = os.environ.get("SPARKSTUDIO_URL") or saved.url
     token = os.environ.get("SPARKSTUDIO_TOKEN") or saved.token
     if not url or not token:
-        raise Unauthenticated("not logged in; run 'sparkstudio login --url URL --user NAME'")
+        raise Unauthenticated(
+            "not logged in; run 'sparkstudio login --url URL --user NAME' (or --sso)"
+        )
+    expires = saved.expires_at
+    if token == saved.token and expires is not None and expires <= datetime.now(UTC):
+        raise Unauthenticated(
+            f"your login to {saved.url} expired at {expires:%Y-%m-%d %H:%M} UTC; log in again: "
+            f"'sparkstudio login --url {saved.url} --user NAME' (or --sso)",
+            reason="LoginExpired",
+        )
     return Client(url, token)
 
 

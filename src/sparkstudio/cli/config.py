@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -18,6 +19,8 @@ class CliConfig(BaseModel):
     token: str | None = None
     user: str | None = None
     studio: str | None = None
+    # When the saved session token stops working (a login's; None: unknown).
+    expires_at: datetime | None = None
 
 
 def config_path() -> Path:
@@ -42,6 +45,6 @@ def save(config: CliConfig) -> Path:
     # Created owner-only before the token is written into it.
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
-        handle.write(json.dumps(config.model_dump(), indent=2))
+        handle.write(json.dumps(config.model_dump(mode="json"), indent=2))
     temporary.replace(path)
     return path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -11,7 +12,7 @@ from typing import Annotated
 import typer
 
 from sparkstudio import __version__
-from sparkstudio.cli import admin, cluster, config, template, token, workspace
+from sparkstudio.cli import admin, audit, cluster, config, template, token, workspace
 from sparkstudio.cli.common import JsonOption, connect
 from sparkstudio.cli.output import console, done, emit_json, errors, record
 from sparkstudio.client import Client
@@ -32,6 +33,7 @@ app.add_typer(workspace.app, name="workspace", help="Workspaces of a studio.")
 app.add_typer(cluster.app, name="cluster", help="Spark clusters of a studio.")
 app.add_typer(template.app, name="template", help="Cluster templates and who may use them.")
 app.add_typer(token.app, name="token", help="Your personal API tokens.")
+app.add_typer(audit.app, name="audit", help="The audit trail of changes and denials (admins).")
 
 
 @app.command()
@@ -121,31 +123,71 @@ def doctor(
 @app.command()
 def login(
     url: Annotated[str, typer.Option(help="URL of the control plane, e.g. http://127.0.0.1:8780")],
-    user: Annotated[str, typer.Option("--user", "-u", help="Your user name.")],
+    user: Annotated[str | None, typer.Option("--user", "-u", help="Your user name.")] = None,
+    sso: Annotated[
+        bool,
+        typer.Option(
+            "--sso", help="Sign in through your browser with single sign-on, not a password."
+        ),
+    ] = False,
+    provider: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[PROVIDER]",
+            help="With --sso: the identity provider, when the platform has several.",
+            show_default=False,
+        ),
+    ] = None,
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from standard input.")
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Log in and store the session token in your config for the other commands."""
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
+    """Log in and store the session token, with its expiry, in your config."""
+    if provider is not None and not sso:
+        raise typer.BadParameter("a provider is named only with --sso", param_hint="PROVIDER")
+    if sso:
+        if user is not None or password_stdin:
+            raise typer.BadParameter("signs in through the browser: no --user nor password")
+        from sparkstudio.cli.sso import sign_in_with_browser
+
+        # soft_wrap: the address is printed whole, to be copied into a browser.
+        signed_in = sign_in_with_browser(
+            url,
+            provider,
+            say=lambda text: errors.print(text, highlight=False, markup=False, soft_wrap=True),
+        )
+        token: str | None = signed_in.token
+        expires_at: datetime | None = signed_in.expires_at
+        user = signed_in.user.name
+    elif user is None:
+        raise typer.BadParameter("give --user NAME, or --sso to sign in through the browser")
     else:
-        password = typer.prompt("Password", hide_input=True)
-    client = Client.login(url, user, password)
+        if password_stdin:
+            password = sys.stdin.readline().rstrip("\r\n")
+        else:
+            password = typer.prompt("Password", hide_input=True)
+        client = Client.login(url, user, password)
+        token, expires_at = client.token, client.expires_at
     saved = config.load()
     path = config.save(
         config.CliConfig(
             url=url.rstrip("/"),
-            token=client.token,
+            token=token,
             user=user,
             studio=saved.studio if saved.url == url.rstrip("/") else None,
+            expires_at=expires_at,
         )
     )
     done(
         f"Logged in to {url} as {user} (token saved in {path}).",
         as_json=as_json,
-        payload={"url": url, "user": user, "config": str(path)},
+        payload={
+            "url": url,
+            "user": user,
+            "config": str(path),
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        },
     )
 
 

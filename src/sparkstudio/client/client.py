@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel
 
+from sparkstudio.client.audit import Audit
 from sparkstudio.client.clusters import Clusters, Templates
 from sparkstudio.client.resources import (
     Groups,
@@ -21,6 +23,7 @@ from sparkstudio.client.resources import (
 from sparkstudio.errors import StudioError, from_response
 from sparkstudio.schemas.common import Page
 from sparkstudio.schemas.session import ActionInfo, WhoAmI
+from sparkstudio.schemas.sso import ProviderPublic
 from sparkstudio.schemas.tokens import LoginResponse
 
 M = TypeVar("M", bound=BaseModel)
@@ -45,6 +48,8 @@ class Client:
             base_url=self.url + API_PREFIX, headers=headers, timeout=timeout, transport=transport
         )
         self.token = token
+        # When the token stops working, if this client obtained it by logging in.
+        self.expires_at: datetime | None = None
         self.users = Users(self)
         self.groups = Groups(self)
         self.studios = Studios(self)
@@ -53,6 +58,7 @@ class Client:
         self.tokens = Tokens(self)
         self.templates = Templates(self)
         self.clusters = Clusters(self)
+        self.audit = Audit(self)
 
     @classmethod
     def login(cls, url: str, username: str, password: str, **kwargs: Any) -> Client:
@@ -62,7 +68,18 @@ class Client:
                 "POST", "/auth/login", json={"username": username, "password": password}
             )
         login = LoginResponse.model_validate(response)
-        return cls(url, login.token, **kwargs)
+        client = cls(url, login.token, **kwargs)
+        client.expires_at = login.expires_at
+        return client
+
+    def sso_providers(self) -> list[ProviderPublic]:
+        """The single sign-on providers of the platform (needs no token)."""
+        return [ProviderPublic.model_validate(p) for p in self.request("GET", "/auth/providers")]
+
+    def exchange_sso_code(self, code: str, code_verifier: str) -> LoginResponse:
+        """A CLI sign-in's one-time code and its PKCE verifier for a session (no token)."""
+        body = {"code": code, "code_verifier": code_verifier}
+        return self.send_model(LoginResponse, "POST", "/auth/oidc/cli-token", body)
 
     # -- plumbing -----------------------------------------------------------------------
 
@@ -88,6 +105,27 @@ class Client:
         if response.is_error:
             raise from_response(response.status_code, body if isinstance(body, dict) else {})
         return body
+
+    def stream_lines(self, path: str, params: dict[str, Any] | None = None) -> Iterator[str]:
+        """GET a streamed text body and yield it line by line, as it arrives."""
+        clean = {k: v for k, v in (params or {}).items() if v is not None}
+        try:
+            with self._http.stream("GET", path, params=clean) as response:
+                if response.is_error:
+                    response.read()
+                    try:
+                        body = response.json()
+                    except ValueError:
+                        body = {"message": response.text[:200], "reason": "HttpError"}
+                    error = body if isinstance(body, dict) else {}
+                    raise from_response(response.status_code, error)
+                yield from response.iter_lines()
+        except httpx.TransportError as error:
+            raise StudioError(
+                f"cannot reach the control plane at {self.url}: {error}",
+                reason="ConnectionError",
+                status=0,
+            ) from error
 
     def get_model(self, model: type[M], path: str, params: dict[str, Any] | None = None) -> M:
         return model.model_validate(self.request("GET", path, params=params))

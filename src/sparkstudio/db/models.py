@@ -27,6 +27,10 @@ class Timestamped:
 
 class User(Timestamped, Base):
     __tablename__ = "users"
+    __table_args__ = (
+        # A single sign-on maps to its user by the provider's subject, never by name.
+        UniqueConstraint("identity_provider", "subject", name="uq_users_identity_provider_subject"),
+    )
 
     id: Mapped[str] = mapped_column(String(24), primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
@@ -36,6 +40,9 @@ class User(Timestamped, Base):
     password_hash: Mapped[str | None] = mapped_column(String(256), default=None)
     is_platform_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set for users created by a single sign-on: the provider's name and its subject.
+    identity_provider: Mapped[str | None] = mapped_column(String(64), default=None)
+    subject: Mapped[str | None] = mapped_column(String(255), default=None)
 
     groups: Mapped[list[Group]] = relationship(
         secondary="group_members", back_populates="members", order_by="Group.name"
@@ -48,6 +55,9 @@ class Group(Timestamped, Base):
     id: Mapped[str] = mapped_column(String(24), primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     description: Mapped[str] = mapped_column(String(1024), default="")
+    # NULL for a local group; a provider's name for a directory group, whose members
+    # follow that provider's groups claim at every sign-in.
+    source: Mapped[str | None] = mapped_column(String(64), default=None)
 
     members: Mapped[list[User]] = relationship(
         secondary="group_members", back_populates="groups", order_by="User.name"
@@ -78,6 +88,8 @@ class Studio(Timestamped, Base):
     max_clusters: Mapped[int | None] = mapped_column(Integer, default=None)
     max_cores: Mapped[int | None] = mapped_column(Integer, default=None)
     max_memory_mib: Mapped[int | None] = mapped_column(Integer, default=None)
+    # PASSWORD_OR_SSO, or SSO_ONLY: members may not log in with a password.
+    auth_mode: Mapped[str] = mapped_column(String(16), default="PASSWORD_OR_SSO")
 
 
 class Membership(Base):
@@ -105,6 +117,34 @@ class Membership(Base):
 
     user: Mapped[User | None] = relationship(lazy="joined")
     group: Mapped[Group | None] = relationship(lazy="joined")
+
+
+class PendingLogin(Base):
+    """A single sign-on between the redirect to the provider and its callback.
+
+    Used once, within ten minutes. A CLI sign-in then holds a one-time code for the CLI
+    to exchange for a session token (only a hash of the code is kept).
+    """
+
+    __tablename__ = "pending_logins"
+
+    state: Mapped[str] = mapped_column(String(64), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    nonce: Mapped[str] = mapped_column(String(64))
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    # Where the browser goes once signed in: a path on this server.
+    next_path: Mapped[str] = mapped_column(String(1024), default="")
+    # A CLI sign-in: its loopback listener's port and the S256 challenge of its verifier.
+    cli_port: Mapped[int | None] = mapped_column(Integer, default=None)
+    cli_challenge: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    # When the provider's callback came: the state cannot be used again.
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    user_id: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), default=None
+    )
+    cli_code_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    cli_code_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
 class ApiToken(Base):

@@ -53,6 +53,8 @@ class Database:
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         writer = self.engine.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
         self._write = sessionmaker(writer, expire_on_commit=False)
+        # Writers of rows that nothing caches (the audit trail): no commit callbacks.
+        self._append = sessionmaker(writer, expire_on_commit=False)
 
     def on_write_commit(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` right after every commit of a write session."""
@@ -65,6 +67,16 @@ class Database:
     def transaction(self) -> Iterator[Session]:
         """A write session committed on success and rolled back on error."""
         with self.session(write=True) as session, session.begin():
+            yield session
+
+    @contextmanager
+    def append_transaction(self) -> Iterator[Session]:
+        """Like :meth:`transaction`, without the ``on_write_commit`` callbacks.
+
+        For rows that are only ever added and that no cache depends on (audit records):
+        writing them must not empty the caches that every request reads.
+        """
+        with self._append() as session, session.begin():
             yield session
 
     def dispose(self) -> None:

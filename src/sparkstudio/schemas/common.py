@@ -29,6 +29,12 @@ ID_RULE = "an id such as 'ws-01hx3k2m9qabcdef'"
 ID_PATTERN = r"^[a-z]{1,4}-[0-9a-z]{16}$"
 EMAIL_PATTERN = r"^[^@\x00-\x20\x7f]+@[^@\x00-\x20\x7f]+$"
 EMAIL_RULE = "an e-mail address: name@domain, without spaces or control characters"
+# A path on this server to go to after a login: one leading '/', so never another host.
+NEXT_PATH_PATTERN = r"^/([^/\\\x00-\x20\x7f][^\\\x00-\x20\x7f]*)?$"
+NEXT_PATH_RULE = (
+    "a path on this server starting with a single '/', without spaces, backslashes "
+    "or control characters"
+)
 
 # Human rules for patterns, used to word validation errors.
 PATTERN_RULES: dict[str, str] = {
@@ -39,6 +45,7 @@ PATTERN_RULES: dict[str, str] = {
     TAG_VALUE_PATTERN: TAG_VALUE_RULE,
     EMAIL_PATTERN: EMAIL_RULE,
     STORAGE_PATTERN: STORAGE_RULE,
+    NEXT_PATH_PATTERN: NEXT_PATH_RULE,
 }
 
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN), Field(description=NAME_RULE)]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
@@ -48,6 +49,19 @@ Networks = Annotated[
 ]
 
 
+class AuthMode(StrEnum):
+    """How a studio's members may log in (EMR Studio calls its equivalent AuthMode)."""
+
+    PASSWORD_OR_SSO = "PASSWORD_OR_SSO"  # noqa: S105 (a mode, not a password)
+    SSO_ONLY = "SSO_ONLY"  # members' password logins are refused
+
+
+AUTH_MODE_DESCRIPTION = (
+    "PASSWORD_OR_SSO (the default), or SSO_ONLY: password logins of the studio's members "
+    "(direct or through a group) are refused; SSO_ONLY needs an OpenID Connect provider."
+)
+
+
 class StudioCreate(StrictModel):
     name: Name
     description: Description = ""
@@ -57,12 +71,14 @@ class StudioCreate(StrictModel):
     networks: Networks | None = Field(
         default=None, description="Networks the studio's workspaces may use; 'default' if omitted."
     )
+    auth_mode: AuthMode = Field(default=AuthMode.PASSWORD_OR_SSO, description=AUTH_MODE_DESCRIPTION)
 
 
 class StudioUpdate(StrictModel):
     description: Description | None = None
     storage_location: StorageLocation | None = None
     networks: Networks | None = None
+    auth_mode: AuthMode | None = Field(default=None, description=AUTH_MODE_DESCRIPTION)
 
 
 class StudioPublic(PublicModel):
@@ -71,5 +87,6 @@ class StudioPublic(PublicModel):
     description: str
     storage_location: str
     networks: list[str]
+    auth_mode: AuthMode
     created_at: datetime
     updated_at: datetime

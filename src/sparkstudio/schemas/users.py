@@ -47,6 +47,9 @@ class UserPublic(PublicModel):
     is_platform_admin: bool
     disabled: bool
     groups: list[str] = Field(description="Names of the groups the user belongs to.")
+    identity_provider: str | None = Field(
+        default=None, description="The provider of a user created by a single sign-on."
+    )
     created_at: datetime
     updated_at: datetime
 

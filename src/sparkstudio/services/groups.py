@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from sparkstudio.db.models import Group, User
-from sparkstudio.errors import Conflict, NotFound
+from sparkstudio.errors import Conflict, Invalid, NotFound
 from sparkstudio.ids import new_id
 from sparkstudio.schemas.groups import GroupCreate, GroupPublic, GroupUpdate
 from sparkstudio.services.common import flush_or_conflict, page
 
 
-def create_group(db: Session, data: GroupCreate) -> Group:
+def create_group(db: Session, data: GroupCreate, providers: Collection[str] = ()) -> Group:
+    """A local group, or (``source``: one of ``providers``) an empty directory group."""
+    if data.source is not None and data.source not in providers:
+        known = ", ".join(sorted(providers)) or "none is configured"
+        raise Invalid.field(
+            "source", f"must name an OpenID Connect provider of this platform ({known})"
+        )
     if get_group_by_name(db, data.name) is not None:
         raise Conflict(f"a group named '{data.name}' already exists", reason="AlreadyExists")
-    group = Group(id=new_id("grp"), name=data.name, description=data.description, members=[])
+    group = Group(
+        id=new_id("grp"),
+        name=data.name,
+        description=data.description,
+        source=data.source,
+        members=[],
+    )
     db.add(group)
     flush_or_conflict(db, f"a group named '{data.name}' already exists")
     return group
@@ -55,7 +67,17 @@ def delete_group(db: Session, group: Group) -> None:
     db.flush()
 
 
+def _refuse_directory_group(group: Group) -> None:
+    if group.source is not None:
+        raise Conflict(
+            f"group '{group.name}' is a directory group of identity provider '{group.source}': "
+            "its members follow the provider's groups claim at every sign-in; change them there",
+            reason="DirectoryGroup",
+        )
+
+
 def add_member(db: Session, group: Group, user: User) -> Group:
+    _refuse_directory_group(group)
     if user not in group.members:
         group.members.append(user)
         flush_or_conflict(db, f"user '{user.name}' is already in group '{group.name}'")
@@ -63,6 +85,7 @@ def add_member(db: Session, group: Group, user: User) -> Group:
 
 
 def remove_member(db: Session, group: Group, user: User) -> Group:
+    _refuse_directory_group(group)
     if user not in group.members:
         raise NotFound(f"user '{user.name}' is not in group '{group.name}'")
     group.members.remove(user)
@@ -75,6 +98,7 @@ def group_public(group: Group) -> GroupPublic:
         id=group.id,
         name=group.name,
         description=group.description,
+        source=group.source,
         members=[user.name for user in group.members],
         created_at=group.created_at,
         updated_at=group.updated_at,

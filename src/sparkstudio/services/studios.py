@@ -9,15 +9,25 @@ from sqlalchemy.orm import Session
 
 from sparkstudio.auth.identity import Principal, is_member
 from sparkstudio.db.models import Cluster, Membership, Studio, Workspace
-from sparkstudio.errors import Conflict, NotFound
+from sparkstudio.errors import Conflict, Invalid, NotFound
 from sparkstudio.ids import new_id
 from sparkstudio.lifecycle import CLUSTER_ENDED
-from sparkstudio.schemas.studios import StudioCreate, StudioPublic, StudioUpdate
+from sparkstudio.schemas.studios import AuthMode, StudioCreate, StudioPublic, StudioUpdate
 from sparkstudio.services.common import flush_or_conflict, page
 from sparkstudio.settings import Settings
 
 
+def _check_auth_mode(mode: AuthMode, settings: Settings) -> None:
+    if mode is AuthMode.SSO_ONLY and not settings.oidc_providers:
+        raise Invalid.field(
+            "auth_mode",
+            "SSO_ONLY needs an OpenID Connect provider, and none is configured "
+            "(SPARKSTUDIO_OIDC_PROVIDERS); use PASSWORD_OR_SSO",
+        )
+
+
 def create_studio(db: Session, data: StudioCreate, settings: Settings) -> Studio:
+    _check_auth_mode(data.auth_mode, settings)
     if get_studio_by_name(db, data.name) is not None:
         raise Conflict(f"a studio named '{data.name}' already exists", reason="AlreadyExists")
     studio_id = new_id("st")
@@ -28,6 +38,7 @@ def create_studio(db: Session, data: StudioCreate, settings: Settings) -> Studio
         description=data.description,
         storage_location=storage,
         networks=list(data.networks or settings.default_networks),
+        auth_mode=data.auth_mode.value,
     )
     db.add(studio)
     flush_or_conflict(db, f"a studio named '{data.name}' already exists")
@@ -64,7 +75,10 @@ def list_studios(
     return page(db, statement, Studio.id, limit, next_token)
 
 
-def update_studio(db: Session, studio: Studio, data: StudioUpdate) -> Studio:
+def update_studio(db: Session, studio: Studio, data: StudioUpdate, settings: Settings) -> Studio:
+    if data.auth_mode is not None:
+        _check_auth_mode(data.auth_mode, settings)
+        studio.auth_mode = data.auth_mode.value
     if data.description is not None:
         studio.description = data.description
     if data.storage_location is not None:

@@ -89,6 +89,38 @@ def revoke_token(db: Session, user_id: str, token_id: str) -> ApiToken:
     return token
 
 
+def revoke_presented_session(db: Session, presented: str) -> bool:
+    """Revoke the login session a client presents (e.g. an old cookie); True if one was.
+
+    Only with its secret: a token id alone, which is no secret, revokes nothing. API
+    tokens are left alone, whatever a client puts in its cookie.
+    """
+    parsed = tokens.parse(presented)
+    if parsed is None:
+        return False
+    token_id, secret = parsed
+    token = db.get(ApiToken, token_id)
+    if (
+        token is None
+        or token.kind != TokenKind.SESSION
+        or token.revoked_at is not None
+        or not tokens.secret_matches(secret, token.secret_hash)
+    ):
+        return False
+    token.revoked_at = utcnow()
+    db.flush()
+    return True
+
+
+def revoke_every_token(db: Session, user_id: str) -> None:
+    """Revoke all of a user's login sessions and API tokens (when the user is disabled)."""
+    db.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
 def touch(db: Session, token_id: str) -> None:
     now = utcnow()
     db.execute(

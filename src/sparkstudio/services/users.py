@@ -14,6 +14,7 @@ from sparkstudio.ids import new_id
 from sparkstudio.lifecycle import CLUSTER_ENDED
 from sparkstudio.schemas.users import UserCreate, UserPublic, UserUpdate
 from sparkstudio.services.common import flush_or_conflict, page
+from sparkstudio.services.tokens import revoke_every_token
 
 
 def create_user(db: Session, data: UserCreate) -> User:
@@ -70,6 +71,9 @@ def update_user(db: Session, user: User, data: UserUpdate, *, actor_id: str) -> 
         if user.id == actor_id and data.disabled:
             raise Conflict("you cannot disable yourself", reason="SelfLockout")
         user.disabled = data.disabled
+        if data.disabled:
+            # For good: enabling the user again must not bring old sessions back.
+            revoke_every_token(db, user.id)
     db.flush()
     return user
 
@@ -102,6 +106,7 @@ def user_public(user: User) -> UserPublic:
         is_platform_admin=user.is_platform_admin,
         disabled=user.disabled,
         groups=[group.name for group in user.groups],
+        identity_provider=user.identity_provider,
         created_at=user.created_at,
         updated_at=user.updated_at,
     )

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from sparkstudio.api.deps import Authorized, Db, requires
+from sparkstudio.api.deps import AppSettings, Authorized, Db, requires
 from sparkstudio.api.errors import ERROR_RESPONSES
 from sparkstudio.auth.actions import Action
 from sparkstudio.schemas.common import Limit, Name, Page, PageToken
@@ -16,8 +16,10 @@ router = APIRouter(prefix="/groups", tags=["groups"], responses=ERROR_RESPONSES)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, openapi_extra=requires(Action.GROUP_CREATE))
-def create_group(body: GroupCreate, access: Authorized, db: Db) -> GroupPublic:
-    group = service.create_group(db, body)
+def create_group(
+    body: GroupCreate, access: Authorized, db: Db, settings: AppSettings
+) -> GroupPublic:
+    group = service.create_group(db, body, [p.name for p in settings.oidc_providers])
     db.commit()
     return service.group_public(group)
 

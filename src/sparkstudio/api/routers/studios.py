@@ -44,8 +44,10 @@ def describe_studio(studio_id: str, access: Authorized) -> StudioPublic:
 
 
 @router.patch("/{studio_id}", openapi_extra=requires(Action.STUDIO_UPDATE))
-def update_studio(studio_id: str, body: StudioUpdate, access: Authorized, db: Db) -> StudioPublic:
-    studio = service.update_studio(db, access.require_studio(), body)
+def update_studio(
+    studio_id: str, body: StudioUpdate, access: Authorized, db: Db, settings: AppSettings
+) -> StudioPublic:
+    studio = service.update_studio(db, access.require_studio(), body, settings)
     db.commit()
     return service.studio_public(studio)
 

@@ -31,6 +31,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
 
+from sparkstudio.api.audit_note import note_decision, note_of, note_principal, note_refusal
 from sparkstudio.api.cookies import SESSION_COOKIE
 from sparkstudio.api.deps import get_auth_cache
 from sparkstudio.auth.actions import Action, studio_resource
@@ -124,6 +125,7 @@ def _resolve(conn: HTTPConnection, workspace_id: str, method: str, websocket: bo
     cache = get_auth_cache(conn)  # type: ignore[arg-type]
     with database.session(write=False) as db:
         principal: Principal = cache.principal(presented, lambda: load_principal(db, presented))
+        note_principal(conn, principal)
         workspace = db.get(Workspace, workspace_id)
         if workspace is None:
             raise NotFound(f"no workspace {workspace_id}")
@@ -139,7 +141,9 @@ def _resolve(conn: HTTPConnection, workspace_id: str, method: str, websocket: bo
             grants=grants,
             resource=resource,
         )
-        if decision is Decision.HIDDEN:
+        hidden = decision is Decision.HIDDEN
+        note_decision(conn, PROXY_ACTION.value, resource, workspace.studio_id, hidden=hidden)
+        if hidden:
             raise NotFound(f"no workspace {workspace_id}")
         if decision is Decision.DENY:
             raise Forbidden(f"you are not allowed to perform {PROXY_ACTION.value} on {resource}")
@@ -160,6 +164,16 @@ def _resolve(conn: HTTPConnection, workspace_id: str, method: str, websocket: bo
 
 def _error(error: StudioError) -> JSONResponse:
     return JSONResponse(error.to_dict(), status_code=error.status)
+
+
+def _note_if_denied(conn: HTTPConnection, error: StudioError) -> None:
+    """The audit trail records the proxy's denials: 401, 403, and a workspace hidden by 404."""
+    note = note_of(conn)
+    if note is None:
+        return
+    if error.status in (401, 403) or (error.status == 404 and note.hidden):
+        note.action = note.action or PROXY_ACTION.value  # also when refused before any check
+        note_refusal(conn, error)
 
 
 def _starting(request: Request, stopped: NotRunning) -> Response:
@@ -207,9 +221,12 @@ async def proxy_http(request: Request, workspace_id: str, path: str = "") -> Res
     except NotRunning as stopped:
         return _starting(request, stopped)
     except StudioError as error:
+        _note_if_denied(request, error)
         return _error(error)
     if method not in _SAFE_METHODS and _is_attachment(path):
-        return _error(Forbidden("attach through the studio: PUT …/workspaces/{id}/attachment"))
+        refused = Forbidden("attach through the studio: PUT …/workspaces/{id}/attachment")
+        _note_if_denied(request, refused)
+        return _error(refused)
     url = upstream.url + path
     body = await request.body()
     client = _client(request)
@@ -246,7 +263,9 @@ def _is_attachment(path: str) -> bool:
 async def proxy_websocket(websocket: WebSocket, workspace_id: str, path: str) -> None:
     try:
         upstream = await run_in_threadpool(_resolve, websocket, workspace_id, "GET", True)
-    except (StudioError, NotRunning):
+    except (StudioError, NotRunning) as error:
+        if isinstance(error, StudioError):
+            _note_if_denied(websocket, error)
         await websocket.close(code=1008)  # before accept: the handshake is refused (403)
         return
     target = "ws" + upstream.url.removeprefix("http") + path
