@@ -321,6 +321,14 @@ def test_repeated_failures_for_one_user_are_refused_with_retry_after(
     assert_throttled(attempt(guarded_plane, proxy, victim, PASSWORD, "198.51.100.2"))
     # Another user, from another address, is not affected.
     expect(attempt(guarded_plane, proxy, bystander, PASSWORD, "198.51.100.2"), 200)
+    # The trail has every refused attempt, the guesses and the held-back ones.
+    with login(guarded_plane.api_url, ADMIN_NAME, ADMIN_PASSWORD) as admin:
+        trail = expect(admin.get("/audit", params={"actor": victim}), 200)["items"]
+    assert [(r["outcome"], r["status_code"], r["source_address"]) for r in trail] == [
+        ("DENIED", 429, "198.51.100.2"),
+        ("DENIED", 429, "198.51.100.1"),
+        *[("DENIED", 401, "198.51.100.1")] * PER_USER,
+    ]
 
 
 def test_one_address_guessing_at_many_names_is_refused(

@@ -67,7 +67,7 @@ def test_the_providers_are_listed_and_offered_on_the_sign_in_page(
 
 
 def test_first_sign_in_creates_the_user_and_opens_a_browser_session(
-    sso_plane: ControlPlane, oidc_provider: MockProvider, browser: Browser
+    sso_plane: ControlPlane, sso_admin: UserClient, oidc_provider: MockProvider, browser: Browser
 ) -> None:
     subject, name = oidc_provider.new_person(name="Ada Lovelace", email="ada@example.com")
 
@@ -107,6 +107,11 @@ def test_first_sign_in_creates_the_user_and_opens_a_browser_session(
     assert me["user"]["name"] == name and me["user"]["identity_provider"] == "corp"
     assert me["user"]["display_name"] == "Ada Lovelace"
     assert me["user"]["email"] == "ada@example.com"
+    # The sign-in is in the audit trail, though it was a GET.
+    trail = expect(sso_admin.get("/audit", params={"actor": name, "action": "session:Login"}), 200)
+    assert [(r["outcome"], r["method"], r["actor_id"]) for r in trail["items"]] == [
+        ("SUCCEEDED", "GET", me["user"]["id"])
+    ]
 
     # The user has no password: a password login cannot be theirs.
     refused = httpx.post(
@@ -347,9 +352,11 @@ def test_an_sso_only_studio_refuses_password_logins_of_its_members(
     direct = create_user(sso_admin)
     through_group = create_user(sso_admin)
     outsider = create_user(sso_admin)
+    member_admin = create_user(sso_admin, is_platform_admin=True)
     group = create_group(sso_admin, members=(through_group["id"],))
     studio = create_studio(sso_admin)
     add_member(sso_admin, studio["id"], user=direct["name"])
+    add_member(sso_admin, studio["id"], user=member_admin["name"])
     add_member(sso_admin, studio["id"], group=group["name"])
     # A script's API token, made while passwords were still accepted.
     with login(sso_plane.api_url, direct["name"], PASSWORD) as session:
@@ -374,8 +381,10 @@ def test_an_sso_only_studio_refuses_password_logins_of_its_members(
         json={"username": direct["name"], "password": "not-the-password"},
     )
     assert studio["name"] not in expect_error(wrong, 401, "LoginFailed")["message"]
-    # Others, and platform admins who are not members, log in as before.
+    # Others log in as before, and so do platform admins, members or not: the way in
+    # when the identity provider is down.
     login(sso_plane.api_url, outsider["name"], PASSWORD).close()
+    login(sso_plane.api_url, member_admin["name"], PASSWORD).close()
     assert expect(sso_admin.get("/me"), 200)["user"]["is_platform_admin"]
     # API tokens keep working for scripts.
     script = httpx.get(f"{sso_plane.api_url}/me", headers={"Authorization": f"Bearer {api_token}"})

@@ -36,7 +36,7 @@ from sparkstudio.services.audit import add_record
 log = logging.getLogger("sparkstudio.audit")
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-DENIAL_STATUSES = frozenset({401, 403})
+DENIAL_STATUSES = frozenset({401, 403, 429})  # 429: a login held back by the throttle
 _MESSAGE_BYTES = 4096  # of an error body: enough for its message, never a large payload
 _UNEXPECTED = "internal error; the server log has the details"
 

@@ -334,7 +334,11 @@ def refuse_password_login(db: Session, user: User) -> None:
     """A password login of a member of a studio that requires single sign-on is refused.
 
     Called once the password was found right, so the refusal reveals nothing to a guesser.
+    Platform admins keep their password: they must be able to reach a platform whose
+    identity provider is down or misconfigured.
     """
+    if user.is_platform_admin:
+        return
     studio = studio_requiring_sso(db, user.id)
     if studio is not None:
         raise Forbidden(
