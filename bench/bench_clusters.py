@@ -51,7 +51,6 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -61,7 +60,7 @@ from typing import Any
 
 import httpx
 
-from common import Row, env_int, machine_busy, skipped, with_baseline
+from common import Row, env_int, guard, machine_busy, skipped, with_baseline
 
 NAME = "clusters"
 ROWS = env_int("BENCH_CLUSTERS_ROWS", 6_000_000)
@@ -768,17 +767,6 @@ def _scaling_row(what: str, value: float | None, note: str) -> Row:
 # --- the benchmark ----------------------------------------------------------------------
 
 
-def _guard(label: str, rows: list[Row], step: Callable[[], list[Row]]) -> bool:
-    """Run one case; an error becomes an ``error`` row. False when it failed."""
-    try:
-        rows.extend(step())
-    except Exception as error:
-        traceback.print_exc()
-        rows.append(Row(NAME, label, "error", None, note=f"{type(error).__name__}: {error}"))
-        return False
-    return True
-
-
 def run() -> list[Row]:
     from sparkstudio.backends.local import LocalBackend
 
@@ -796,16 +784,16 @@ def run() -> list[Row]:
                 made, cluster_id = case_create(studio)
                 return made
 
-            if _guard("analytics cluster", rows, create):
-                _guard("sessions", rows, lambda: case_sessions(studio, cluster_id))
-                _guard("TPC-H-like", rows, lambda: case_queries(studio, cluster_id, work))
+            if guard(NAME, "analytics cluster", rows, create):
+                guard(NAME, "sessions", rows, lambda: case_sessions(studio, cluster_id))
+                guard(NAME, "TPC-H-like", rows, lambda: case_queries(studio, cluster_id, work))
                 status = studio.terminate(cluster_id)
                 if status != "TERMINATED":
                     rows.append(
                         Row(NAME, "analytics cluster: terminate", "error", None, note=status)
                     )
             if SCALING:
-                _guard("managed scaling", rows, lambda: case_scaling(studio, work))
+                guard(NAME, "managed scaling", rows, lambda: case_scaling(studio, work))
             else:
                 rows.append(skipped(NAME, "managed scaling", "BENCH_CLUSTERS_SCALING=0"))
     return rows

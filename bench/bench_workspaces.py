@@ -43,9 +43,8 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,7 +54,7 @@ import httpx
 from websockets.sync.client import ClientConnection, connect
 
 from bench_clusters import READY, Studio
-from common import Row, env_int, machine_busy, percentile, skipped, with_baseline
+from common import Row, env_int, guard, machine_busy, percentile, skipped, with_baseline
 
 if TYPE_CHECKING:
     from sparkstudio.server import ControlPlane
@@ -602,17 +601,6 @@ def case_roundtrip(bench: Bench) -> list[Row]:
 # --- the benchmark ----------------------------------------------------------------------
 
 
-def _guard(label: str, rows: list[Row], step: Callable[[], list[Row]]) -> bool:
-    """Run one case; an error becomes an ``error`` row. False when it failed."""
-    try:
-        rows.extend(step())
-    except Exception as error:
-        traceback.print_exc()
-        rows.append(Row(NAME, label, "error", None, note=f"{type(error).__name__}: {error}"))
-        return False
-    return True
-
-
 def run() -> list[Row]:
     from sparkstudio.backends.local import LocalBackend
 
@@ -630,11 +618,11 @@ def run() -> list[Row]:
             create_workspace(bench, cluster_id)
             return made
 
-        if _guard("single-node cluster", rows, cluster) and _guard(
-            "workspace start", rows, lambda: case_start(bench)
+        if guard(NAME, "single-node cluster", rows, cluster) and guard(
+            NAME, "workspace start", rows, lambda: case_start(bench)
         ):
-            _guard("pyspark kernel", rows, lambda: case_kernel(bench))
-            _guard("kernel round trip", rows, lambda: case_roundtrip(bench))
+            guard(NAME, "pyspark kernel", rows, lambda: case_kernel(bench))
+            guard(NAME, "kernel round trip", rows, lambda: case_roundtrip(bench))
     # The clean-up (kernels, workspace, cluster terminated and waited for) ran on leaving.
     rows.extend(Row(NAME, "clean-up", "error", None, note=p) for p in bench.problems)
     return rows

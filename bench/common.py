@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 import os
 import time
+import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,3 +91,14 @@ def env_float(name: str, default: float) -> float:
 def env_int(name: str, default: int) -> int:
     value = os.environ.get(name)
     return int(value) if value else default
+
+
+def guard(benchmark: str, label: str, rows: list[Row], step: Callable[[], list[Row]]) -> bool:
+    """Run one case; an error becomes an ``error`` row. False when it failed."""
+    try:
+        rows.extend(step())
+    except Exception as error:
+        traceback.print_exc()
+        rows.append(Row(benchmark, label, "error", None, note=f"{type(error).__name__}: {error}"))
+        return False
+    return True

@@ -10,7 +10,7 @@ import os
 import secrets
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -163,6 +163,27 @@ def stop_every_workspace(plane: ControlPlane, timeout: float = 60.0) -> None:
     assert not ids, f"workspace servers still running: {ids}"
 
 
+def _poll_status(
+    client: httpx.Client,
+    path: str,
+    what: str,
+    statuses: set[str],
+    timeout: float,
+    pause: float,
+    ended: Collection[str] = (),
+) -> dict[str, Any]:
+    """GET ``path`` until its status is one of ``statuses``; fail on one of ``ended``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        item: dict[str, Any] = expect(client.get(path), 200)
+        if item["status"] in statuses:
+            return item
+        assert item["status"] not in ended and time.monotonic() < deadline, (
+            f"{what} is {item['status']} ({item['status_reason']}), waiting for {statuses}"
+        )
+        time.sleep(pause)
+
+
 def wait_for_workspace(
     client: httpx.Client,
     studio_id: str,
@@ -171,18 +192,8 @@ def wait_for_workspace(
     timeout: float = 60.0,
 ) -> dict[str, Any]:
     """Poll the workspace until its status is one of ``statuses``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        workspace: dict[str, Any] = expect(
-            client.get(f"/studios/{studio_id}/workspaces/{workspace_id}"), 200
-        )
-        if workspace["status"] in statuses:
-            return workspace
-        assert time.monotonic() < deadline, (
-            f"workspace {workspace_id} is {workspace['status']} ({workspace['status_reason']}), "
-            f"waiting for {statuses}"
-        )
-        time.sleep(0.1)
+    path = f"/studios/{studio_id}/workspaces/{workspace_id}"
+    return _poll_status(client, path, f"workspace {workspace_id}", statuses, timeout, pause=0.1)
 
 
 def end_every_cluster(plane: ControlPlane, timeout: float = 180.0) -> None:
@@ -217,19 +228,10 @@ def wait_for_cluster(
     timeout: float = 240.0,
 ) -> dict[str, Any]:
     """Poll the cluster until its status is one of ``statuses``; fail on a wrong ending."""
-    deadline = time.monotonic() + timeout
-    while True:
-        cluster: dict[str, Any] = expect(
-            client.get(f"/studios/{studio_id}/clusters/{cluster_id}"), 200
-        )
-        if cluster["status"] in statuses:
-            return cluster
-        ended = cluster["status"] in {s.value for s in CLUSTER_ENDED}
-        assert not ended and time.monotonic() < deadline, (
-            f"cluster {cluster_id} is {cluster['status']} ({cluster['status_reason']}), "
-            f"waiting for {statuses}"
-        )
-        time.sleep(0.5)
+    path = f"/studios/{studio_id}/clusters/{cluster_id}"
+    ended = {s.value for s in CLUSTER_ENDED}
+    what = f"cluster {cluster_id}"
+    return _poll_status(client, path, what, statuses, timeout, pause=0.5, ended=ended)
 
 
 def cluster_events(client: httpx.Client, studio_id: str, cluster_id: str) -> list[dict[str, Any]]:

@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 import sys
-import time
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import yaml
-from rich.text import Text
 
 from sparkstudio.cli.common import (
+    EVENT_COLUMNS,
     JsonOption,
     StudioOption,
     connect,
     looks_like_id,
     parse_tags,
     resolve_studio,
+    watch,
 )
-from sparkstudio.cli.output import console, emit_json, errors, record, table
+from sparkstudio.cli.output import console, emit_json, record, table
 from sparkstudio.client import Client
 from sparkstudio.client.clusters import CLUSTER_ENDED
 from sparkstudio.errors import Invalid, StudioError
@@ -84,51 +84,18 @@ def _read_spec(path: Path) -> dict[str, Any]:
     return spec
 
 
-class _Progress:
-    """The live line under a wait: status and elapsed time, rendered on every refresh."""
-
-    def __init__(self, name: str, status: str) -> None:
-        self.name, self.status = name, status
-        self.started = time.monotonic()
-
-    def elapsed(self) -> str:
-        return f"{time.monotonic() - self.started:.0f}s"
-
-    def __rich__(self) -> Text:
-        return Text(f"cluster {self.name}: {self.status} ({self.elapsed()})")
-
-    def changed(self, cluster: ClusterPublic) -> None:
-        self.status = cluster.status
-        reason = cluster.status_reason
-        line = Text.assemble(
-            (f"{self.elapsed():>5}", "dim"),
-            "  ",
-            (cluster.status, "bold"),
-            "  ",
-            reason.message or reason.code,
-        )
-        console.print(line, highlight=False)
-
-
 def _wait(
     client: Client, cluster: ClusterPublic, *, timeout: float, quiet: bool, ended: bool = False
 ) -> ClusterPublic:
     """Wait until usable (or, with ``ended``, terminated), showing progress unless quiet."""
     clusters = client.clusters
     wait = clusters.wait_terminated if ended else clusters.wait
-    if quiet:
-        return wait(cluster.studio_id, cluster.id, timeout=timeout)
-    progress = _Progress(cluster.name, cluster.status)
-    try:
-        with console.status(progress):
-            return wait(cluster.studio_id, cluster.id, timeout=timeout, on_change=progress.changed)
-    except KeyboardInterrupt:
-        errors.print(
-            f"Stopped waiting; cluster {cluster.name} is unaffected "
-            f"(sparkstudio cluster describe {cluster.id}).",
-            highlight=False,
-        )
-        raise typer.Exit(130) from None
+    return watch(
+        "cluster",
+        cluster,
+        lambda on_change: wait(cluster.studio_id, cluster.id, timeout=timeout, on_change=on_change),
+        quiet=quiet,
+    )
 
 
 def _launched(
@@ -332,15 +299,7 @@ def events(cluster: str, studio: StudioOption = None, as_json: JsonOption = Fals
     with connect() as client:
         studio_id = resolve_studio(client, studio)
         rows = client.clusters.events(studio_id, _cluster_id(client, studio_id, cluster))
-    columns = [
-        ("TIME", lambda e: e.created_at),
-        ("FROM", lambda e: e.from_status),
-        ("TO", lambda e: e.to_status),
-        ("REASON", lambda e: e.reason.code),
-        ("MESSAGE", lambda e: e.reason.message),
-        ("ACTOR", lambda e: e.actor),
-    ]
-    table(rows, columns, as_json=as_json, empty="No events.")
+    table(rows, EVENT_COLUMNS, as_json=as_json, empty="No events.")
 
 
 @app.command("connect")

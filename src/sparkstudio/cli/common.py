@@ -1,17 +1,22 @@
-"""What every CLI command shares: options, the connection, studio resolution."""
+"""What every CLI command shares: options, the connection, studio resolution, waits."""
 
 from __future__ import annotations
 
 import os
 import re
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Protocol, TypeVar
 
 import typer
+from rich.text import Text
 
 from sparkstudio.cli import config
+from sparkstudio.cli.output import Column, console, errors
 from sparkstudio.client import Client
 from sparkstudio.errors import StudioError, Unauthenticated
+from sparkstudio.schemas.common import StatusReason
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")]
 StudioOption = Annotated[
@@ -73,3 +78,97 @@ def parse_tags(values: list[str] | None) -> dict[str, str] | None:
             raise typer.BadParameter(f"'{value}' is not KEY=VALUE", param_hint="--tag")
         tags[key] = tag_value
     return tags
+
+
+def workspace_ids(client: Client, studio: str | None, workspace: str) -> tuple[str, str]:
+    """The studio id and the id of a workspace given by name or id."""
+    studio_id = resolve_studio(client, studio)
+    if looks_like_id(workspace, "ws"):
+        return studio_id, workspace
+    return studio_id, client.workspaces.get_by_name(studio_id, workspace).id
+
+
+EVENT_COLUMNS: list[Column] = [
+    ("TIME", lambda e: e.created_at),
+    ("FROM", lambda e: e.from_status),
+    ("TO", lambda e: e.to_status),
+    ("REASON", lambda e: e.reason.code),
+    ("MESSAGE", lambda e: e.reason.message),
+    ("ACTOR", lambda e: e.actor),
+]
+
+
+class Watched(Protocol):
+    """A resource with a status that a command can wait on (a workspace, a cluster)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def status_reason(self) -> StatusReason: ...
+
+
+W = TypeVar("W", bound=Watched)
+
+
+class Progress:
+    """The live line under a wait: status and elapsed time, rendered on every refresh.
+
+    ``skip_unchanged``: print no line for a status equal to the one last shown (the one
+    it had when the wait began, at first).
+    """
+
+    def __init__(self, kind: str, name: str, status: str, *, skip_unchanged: bool) -> None:
+        self.kind, self.name, self.status = kind, name, status
+        self.skip_unchanged = skip_unchanged
+        self.started = time.monotonic()
+
+    def elapsed(self) -> str:
+        return f"{time.monotonic() - self.started:.0f}s"
+
+    def __rich__(self) -> Text:
+        return Text(f"{self.kind} {self.name}: {self.status} ({self.elapsed()})")
+
+    def changed(self, resource: Watched) -> None:
+        if self.skip_unchanged and resource.status == self.status:
+            return
+        self.status = resource.status
+        reason = resource.status_reason
+        line = Text.assemble(
+            (f"{self.elapsed():>5}", "dim"),
+            "  ",
+            (resource.status, "bold"),
+            "  ",
+            reason.message or reason.code,
+        )
+        console.print(line, highlight=False)
+
+
+def watch(
+    kind: str,
+    resource: W,
+    wait: Callable[[Callable[[W], None] | None], W],
+    *,
+    quiet: bool,
+    skip_unchanged: bool = False,
+) -> W:
+    """``wait(on_change)`` for ``resource``, showing its progress unless quiet.
+
+    Ctrl+C stops the wait only (exit status 130); the resource is left as it is.
+    """
+    if quiet:
+        return wait(None)
+    progress = Progress(kind, resource.name, resource.status, skip_unchanged=skip_unchanged)
+    try:
+        with console.status(progress):
+            return wait(progress.changed)
+    except KeyboardInterrupt:
+        errors.print(
+            f"Stopped waiting; {kind} {resource.name} is unaffected "
+            f"(sparkstudio {kind} describe {resource.id}).",
+            highlight=False,
+        )
+        raise typer.Exit(130) from None

@@ -2,34 +2,32 @@
 
 from __future__ import annotations
 
-import re
-import sys
-import time
 import webbrowser
 from collections.abc import Collection
 from typing import Annotated
 
 import typer
-from rich.text import Text
 
+from sparkstudio.cli import workspace_repo
 from sparkstudio.cli.common import (
+    EVENT_COLUMNS,
     JsonOption,
     StudioOption,
     connect,
     looks_like_id,
     parse_tags,
     resolve_studio,
+    watch,
+    workspace_ids,
 )
 from sparkstudio.cli.output import Column, console, done, emit_json, errors, record, table
 from sparkstudio.client import Client
 from sparkstudio.client.resources import WORKSPACE_RUNNING, WORKSPACE_STOPPED
-from sparkstudio.errors import Invalid
-from sparkstudio.schemas.workspaces import GIT_URL_PATTERN, GIT_URL_RULE, WorkspacePublic
+from sparkstudio.schemas.workspaces import WorkspacePublic
 
 app = typer.Typer(no_args_is_help=True)
-repo_app = typer.Typer(no_args_is_help=True)
 app.add_typer(
-    repo_app,
+    workspace_repo.app,
     name="repo",
     help="Git repositories cloned into a workspace's files (at most three).",
 )
@@ -59,44 +57,10 @@ def _columns(base_url: str) -> list[Column]:
     ]
 
 
-def _workspace_id(client: Client, studio_id: str, workspace: str) -> str:
-    if looks_like_id(workspace, "ws"):
-        return workspace
-    return client.workspaces.get_by_name(studio_id, workspace).id
-
-
 def _find(client: Client, studio_id: str, workspace: str) -> WorkspacePublic:
     if looks_like_id(workspace, "ws"):
         return client.workspaces.get(studio_id, workspace)
     return client.workspaces.get_by_name(studio_id, workspace)
-
-
-class _Progress:
-    """The live line under a wait: status and elapsed time, rendered on every refresh."""
-
-    def __init__(self, name: str, status: str) -> None:
-        self.name, self.status = name, status
-        self.started = time.monotonic()
-
-    def elapsed(self) -> str:
-        return f"{time.monotonic() - self.started:.0f}s"
-
-    def __rich__(self) -> Text:
-        return Text(f"workspace {self.name}: {self.status} ({self.elapsed()})")
-
-    def changed(self, workspace: WorkspacePublic) -> None:
-        if workspace.status == self.status:
-            return  # the status it had when the wait began
-        self.status = workspace.status
-        reason = workspace.status_reason
-        line = Text.assemble(
-            (f"{self.elapsed():>5}", "dim"),
-            "  ",
-            (workspace.status, "bold"),
-            "  ",
-            reason.message or reason.code,
-        )
-        console.print(line, highlight=False)
 
 
 def _wait(
@@ -108,26 +72,15 @@ def _wait(
     quiet: bool,
 ) -> WorkspacePublic:
     """Wait until the status is one of ``statuses``, showing progress unless quiet."""
-    wait = client.workspaces.wait
-    if quiet:
-        return wait(workspace.studio_id, workspace.id, statuses, timeout=timeout)
-    progress = _Progress(workspace.name, workspace.status)
-    try:
-        with console.status(progress):
-            return wait(
-                workspace.studio_id,
-                workspace.id,
-                statuses,
-                timeout=timeout,
-                on_change=progress.changed,
-            )
-    except KeyboardInterrupt:
-        errors.print(
-            f"Stopped waiting; workspace {workspace.name} is unaffected "
-            f"(sparkstudio workspace describe {workspace.id}).",
-            highlight=False,
-        )
-        raise typer.Exit(130) from None
+    return watch(
+        "workspace",
+        workspace,
+        lambda on_change: client.workspaces.wait(
+            workspace.studio_id, workspace.id, statuses, timeout=timeout, on_change=on_change
+        ),
+        quiet=quiet,
+        skip_unchanged=True,
+    )
 
 
 @app.command("create")
@@ -175,8 +128,7 @@ def list_(
 def describe(workspace: str, studio: StudioOption = None, as_json: JsonOption = False) -> None:
     """Describe a workspace (name or id)."""
     with connect() as client:
-        studio_id = resolve_studio(client, studio)
-        found = client.workspaces.get(studio_id, _workspace_id(client, studio_id, workspace))
+        found = client.workspaces.get(*workspace_ids(client, studio, workspace))
     record(found, as_json=as_json)
 
 
@@ -194,10 +146,8 @@ def update(
 ) -> None:
     """Rename, describe, tag a workspace or change its idle timeout."""
     with connect() as client:
-        studio_id = resolve_studio(client, studio)
         updated = client.workspaces.update(
-            studio_id,
-            _workspace_id(client, studio_id, workspace),
+            *workspace_ids(client, studio, workspace),
             name=name,
             description=description,
             tags=parse_tags(tag),
@@ -217,8 +167,7 @@ def delete(
 ) -> None:
     """Delete a stopped workspace; its files stay in the storage unless --purge."""
     with connect() as client:
-        studio_id = resolve_studio(client, studio)
-        workspace_id = _workspace_id(client, studio_id, workspace)
+        studio_id, workspace_id = workspace_ids(client, studio, workspace)
         client.workspaces.delete(studio_id, workspace_id, purge=purge)
     if purge:
         message = f"Deleted workspace {workspace} and its files."
@@ -234,17 +183,8 @@ def delete(
 def events(workspace: str, studio: StudioOption = None, as_json: JsonOption = False) -> None:
     """The workspace's status changes with reasons."""
     with connect() as client:
-        studio_id = resolve_studio(client, studio)
-        rows = client.workspaces.events(studio_id, _workspace_id(client, studio_id, workspace))
-    columns = [
-        ("TIME", lambda e: e.created_at),
-        ("FROM", lambda e: e.from_status),
-        ("TO", lambda e: e.to_status),
-        ("REASON", lambda e: e.reason.code),
-        ("MESSAGE", lambda e: e.reason.message),
-        ("ACTOR", lambda e: e.actor),
-    ]
-    table(rows, columns, as_json=as_json, empty="No events.")
+        rows = client.workspaces.events(*workspace_ids(client, studio, workspace))
+    table(rows, EVENT_COLUMNS, as_json=as_json, empty="No events.")
 
 
 def _print_open(client: Client, workspace: WorkspacePublic) -> str:
@@ -270,8 +210,7 @@ def start(
 ) -> None:
     """Start the workspace's JupyterLab server."""
     with connect() as client:
-        studio_id = resolve_studio(client, studio)
-        started = client.workspaces.start(studio_id, _workspace_id(client, studio_id, workspace))
+        started = client.workspaces.start(*workspace_ids(client, studio, workspace))
         if wait:
             started = _wait(client, started, WORKSPACE_RUNNING, timeout=timeout, quiet=as_json)
     if as_json:
@@ -297,8 +236,7 @@ def stop(
 ) -> None:
     """Stop the server and its kernels; the files are kept."""
     with connect() as client:
-        studio_id = resolve_studio(client, studio)
-        stopped = client.workspaces.stop(studio_id, _workspace_id(client, studio_id, workspace))
+        stopped = client.workspaces.stop(*workspace_ids(client, studio, workspace))
         if wait:
             stopped = _wait(client, stopped, {WORKSPACE_STOPPED}, timeout=timeout, quiet=as_json)
     if as_json:
@@ -344,10 +282,7 @@ def attach(
 ) -> None:
     """Attach the workspace's kernels to a cluster, or switch them to another one."""
     with connect() as client:
-        studio_id = resolve_studio(client, studio)
-        attached = client.workspaces.attach(
-            studio_id, _workspace_id(client, studio_id, workspace), cluster
-        )
+        attached = client.workspaces.attach(*workspace_ids(client, studio, workspace), cluster)
     if as_json:
         emit_json(attached)
         return
@@ -364,8 +299,7 @@ def attach(
 def detach(workspace: str, studio: StudioOption = None, as_json: JsonOption = False) -> None:
     """Detach the workspace from its cluster."""
     with connect() as client:
-        studio_id = resolve_studio(client, studio)
-        detached = client.workspaces.detach(studio_id, _workspace_id(client, studio_id, workspace))
+        detached = client.workspaces.detach(*workspace_ids(client, studio, workspace))
     if as_json:
         emit_json(detached)
     else:
@@ -376,8 +310,7 @@ def detach(workspace: str, studio: StudioOption = None, as_json: JsonOption = Fa
 def shares(workspace: str, studio: StudioOption = None, as_json: JsonOption = False) -> None:
     """The members the workspace is shared with."""
     with connect() as client:
-        studio_id = resolve_studio(client, studio)
-        rows = client.workspaces.shares(studio_id, _workspace_id(client, studio_id, workspace))
+        rows = client.workspaces.shares(*workspace_ids(client, studio, workspace))
     columns = [("USER", lambda s: s.user), ("USER ID", lambda s: s.user_id)]
     table(rows, columns, as_json=as_json, empty="Not shared with anyone.")
 
@@ -391,10 +324,7 @@ def share(
 ) -> None:
     """Let a studio member open and use the workspace (owner or studio admin)."""
     with connect() as client:
-        studio_id = resolve_studio(client, studio)
-        shared = client.workspaces.share(
-            studio_id, _workspace_id(client, studio_id, workspace), user
-        )
+        shared = client.workspaces.share(*workspace_ids(client, studio, workspace), user)
     if as_json:
         emit_json(shared)
     else:
@@ -410,8 +340,7 @@ def unshare(
 ) -> None:
     """Stop sharing the workspace with a user (owner or studio admin)."""
     with connect() as client:
-        studio_id = resolve_studio(client, studio)
-        client.workspaces.unshare(studio_id, _workspace_id(client, studio_id, workspace), user)
+        client.workspaces.unshare(*workspace_ids(client, studio, workspace), user)
     done(f"Workspace {workspace} is no longer shared with {user}.", as_json=as_json)
 
 
@@ -422,120 +351,3 @@ def leftovers(studio: StudioOption = None, as_json: JsonOption = False) -> None:
         rows = client.workspaces.leftovers(resolve_studio(client, studio))
     columns = [("WORKSPACE ID", lambda f: f.workspace_id), ("URL", lambda f: f.url)]
     table(rows, columns, as_json=as_json, empty="No files left by deleted workspaces.")
-
-
-RepoArgument = Annotated[str, typer.Argument(help="The repository's name in the workspace.")]
-
-
-@repo_app.command("add")
-def repo_add(
-    workspace: str,
-    url: Annotated[
-        str, typer.Argument(help="An http(s)://, ssh://, git:// or file:// URL, or user@host:path.")
-    ],
-    studio: StudioOption = None,
-    branch: Annotated[
-        str, typer.Option(help="The branch to check out; the default branch if omitted.")
-    ] = "",
-    name: Annotated[
-        str | None,
-        typer.Option(help="The folder to clone into; the repository's name if omitted."),
-    ] = None,
-    username: Annotated[str, typer.Option(help="User name for the password or token.")] = "",
-    password_stdin: Annotated[
-        bool,
-        typer.Option(
-            "--password-stdin", help="Read a password or access token from standard input."
-        ),
-    ] = False,
-    as_json: JsonOption = False,
-) -> None:
-    """Link a Git repository and clone it into the workspace's files.
-
-    A password or token given is stored encrypted and used for pull and push.
-    """
-    if not re.match(GIT_URL_PATTERN, url):
-        raise Invalid.field("url", f"'{url}' is not {GIT_URL_RULE}")
-    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
-    if password == "":
-        raise typer.BadParameter("read an empty line from stdin", param_hint="--password-stdin")
-    if username and password is None:
-        raise typer.BadParameter("needs --password-stdin", param_hint="--username")
-    with connect() as client:
-        studio_id = resolve_studio(client, studio)
-        linked = client.workspaces.link_repo(
-            studio_id,
-            _workspace_id(client, studio_id, workspace),
-            url,
-            branch=branch,
-            name=name,
-            username=username,
-            password=password,
-        )
-    if as_json:
-        emit_json(linked)
-        return
-    console.print(
-        f"Cloned {linked.url} into workspace {workspace} as {linked.name}/.",
-        highlight=False,
-        markup=False,
-    )
-
-
-@repo_app.command("list")
-def repo_list(workspace: str, studio: StudioOption = None, as_json: JsonOption = False) -> None:
-    """The Git repositories linked to the workspace."""
-    with connect() as client:
-        studio_id = resolve_studio(client, studio)
-        rows = client.workspaces.repos(studio_id, _workspace_id(client, studio_id, workspace))
-    columns = [
-        ("NAME", lambda r: r.name),
-        ("URL", lambda r: r.url),
-        ("BRANCH", lambda r: r.branch or "(default)"),
-        ("CREDENTIALS", lambda r: "yes" if r.has_credentials else "no"),
-        ("CREATED", lambda r: r.created_at),
-    ]
-    table(rows, columns, as_json=as_json, empty="No repositories linked.")
-
-
-@repo_app.command("remove")
-def repo_remove(
-    workspace: str, repo: RepoArgument, studio: StudioOption = None, as_json: JsonOption = False
-) -> None:
-    """Unlink a repository and forget its credentials; its files stay in the workspace."""
-    with connect() as client:
-        studio_id = resolve_studio(client, studio)
-        client.workspaces.unlink_repo(studio_id, _workspace_id(client, studio_id, workspace), repo)
-    done(
-        f"Unlinked repository {repo} from workspace {workspace}; its files stay.",
-        as_json=as_json,
-        payload={"ok": True, "repo": repo},
-    )
-
-
-def _sync(workspace: str, repo: str, studio: str | None, as_json: bool, operation: str) -> None:
-    with connect() as client:
-        studio_id = resolve_studio(client, studio)
-        workspace_id = _workspace_id(client, studio_id, workspace)
-        run = client.workspaces.pull_repo if operation == "pull" else client.workspaces.push_repo
-        result = run(studio_id, workspace_id, repo)
-    if as_json:
-        emit_json(result)
-    else:
-        console.print(result.output or f"git {operation}: done.", highlight=False, markup=False)
-
-
-@repo_app.command("pull")
-def repo_pull(
-    workspace: str, repo: RepoArgument, studio: StudioOption = None, as_json: JsonOption = False
-) -> None:
-    """Pull (merge) the remote branch into the repository's files; prints git's output."""
-    _sync(workspace, repo, studio, as_json, "pull")
-
-
-@repo_app.command("push")
-def repo_push(
-    workspace: str, repo: RepoArgument, studio: StudioOption = None, as_json: JsonOption = False
-) -> None:
-    """Push the repository's current branch to origin; prints git's output."""
-    _sync(workspace, repo, studio, as_json, "push")

@@ -38,6 +38,40 @@ router = APIRouter(
 )
 
 
+def _writable(access: Authorized, db: Db, workspace_id: str) -> Workspace:
+    return service.get_workspace_or_404(db, access.require_studio(), workspace_id)
+
+
+def _used(access: Authorized, db: Db, workspace_id: str) -> Workspace:
+    """The workspace, if the caller owns it or it is shared with the caller."""
+    workspace = _writable(access, db, workspace_id)
+    servers.require_user_of(db, workspace, access.principal)
+    return workspace
+
+
+def _managed(access: Authorized, db: Db, workspace_id: str) -> Workspace:
+    """The workspace, if the caller owns it or is an admin of the studio."""
+    workspace = _writable(access, db, workspace_id)
+    servers.require_owner_or_admin(db, access.require_studio(), workspace, access.principal)
+    return workspace
+
+
+def _woken(db: Db, runtime: Workspaces, workspace: Workspace, changed: bool) -> WorkspacePublic:
+    """Commit, then have the server manager act on the change, if any."""
+    db.commit()
+    if changed:
+        runtime.wake(workspace.id)
+    return service.workspace_public(workspace)
+
+
+def _attachment_pushed(db: Db, runtime: Workspaces, workspace: Workspace) -> WorkspacePublic:
+    """Commit, then hand the workspace's (new) attachment to its running server."""
+    attachment = servers.attachment_of(db, workspace)
+    db.commit()
+    runtime.push(workspace.id, attachment)
+    return service.workspace_public(workspace)
+
+
 @router.post(
     "", status_code=status.HTTP_201_CREATED, openapi_extra=requires(Action.WORKSPACE_CREATE)
 )
@@ -113,8 +147,7 @@ async def delete_workspace(
 ) -> None:
     """Delete a stopped workspace; its files stay in the storage unless ``purge`` is set."""
     studio = access.require_studio()
-    workspace = service.get_workspace_or_404(db, studio, workspace_id)
-    servers.require_owner_or_admin(db, studio, workspace, access.principal)
+    workspace = _managed(access, db, workspace_id)
     service.delete_workspace(db, workspace, access.principal)
     if purge:  # before the commit: a purge that fails keeps the workspace, to try again
         url = servers.contents_url(studio.storage_location, workspace.id)
@@ -139,10 +172,6 @@ def list_workspace_events(
     return Page(items=[event_service.event_public(e) for e in rows], next_token=token)
 
 
-def _writable(access: Authorized, db: Db, workspace_id: str) -> Workspace:
-    return service.get_workspace_or_404(db, access.require_studio(), workspace_id)
-
-
 @router.post(
     "/{workspace_id}/start",
     status_code=status.HTTP_202_ACCEPTED,
@@ -152,14 +181,10 @@ def start_workspace(
     studio_id: str, workspace_id: str, access: Authorized, db: Db, runtime: Workspaces
 ) -> WorkspacePublic:
     """Start the workspace's JupyterLab server (202: it is STARTING; READY in seconds)."""
-    workspace = _writable(access, db, workspace_id)
-    servers.require_user_of(db, workspace, access.principal)
+    workspace = _used(access, db, workspace_id)
     runtime.require_spawner()
     changed = servers.request_start(workspace)
-    db.commit()
-    if changed:
-        runtime.wake(workspace.id)
-    return service.workspace_public(workspace)
+    return _woken(db, runtime, workspace, changed)
 
 
 @router.post(
@@ -176,10 +201,7 @@ def stop_workspace(
     servers.require_user_or_admin(db, studio, workspace, access.principal)
     reason = Reason("USER_REQUEST", f"stopped by {access.actor}")
     changed = servers.request_stop(db, workspace, reason, access.actor)
-    db.commit()
-    if changed:
-        runtime.wake(workspace.id)
-    return service.workspace_public(workspace)
+    return _woken(db, runtime, workspace, changed)
 
 
 @router.put("/{workspace_id}/attachment", openapi_extra=requires(Action.WORKSPACE_ATTACH))
@@ -194,28 +216,20 @@ def attach_workspace(
     """Attach to a RUNNING or WAITING cluster, or switch to another one: running kernels
     re-create their Spark session there at their next cell."""
     studio = access.require_studio()
-    workspace = _writable(access, db, workspace_id)
-    servers.require_user_of(db, workspace, access.principal)
+    workspace = _used(access, db, workspace_id)
     cluster = servers.find_cluster(db, studio, body.cluster_id)
     servers.attach(db, studio, workspace, cluster, access.actor)
-    attachment = servers.attachment_of(db, workspace)
-    db.commit()
-    runtime.push(workspace.id, attachment)
-    return service.workspace_public(workspace)
+    return _attachment_pushed(db, runtime, workspace)
 
 
 @router.delete("/{workspace_id}/attachment", openapi_extra=requires(Action.WORKSPACE_ATTACH))
 def detach_workspace(
     studio_id: str, workspace_id: str, access: Authorized, db: Db, runtime: Workspaces
 ) -> WorkspacePublic:
-    workspace = _writable(access, db, workspace_id)
-    servers.require_user_of(db, workspace, access.principal)
+    workspace = _used(access, db, workspace_id)
     reason = Reason("DETACHED", f"detached by {access.actor}")
     servers.detach(db, workspace, reason, access.actor)
-    attachment = servers.attachment_of(db, workspace)
-    db.commit()
-    runtime.push(workspace.id, attachment)
-    return service.workspace_public(workspace)
+    return _attachment_pushed(db, runtime, workspace)
 
 
 @router.get("/{workspace_id}/shares", openapi_extra=requires(Action.WORKSPACE_DESCRIBE))
@@ -234,8 +248,7 @@ def share_workspace(
 ) -> SharePublic:
     """Let a member of the studio open the workspace."""
     studio = access.require_studio()
-    workspace = _writable(access, db, workspace_id)
-    servers.require_owner_or_admin(db, studio, workspace, access.principal)
+    workspace = _managed(access, db, workspace_id)
     user = servers.share(db, studio, workspace, body.user)
     db.commit()
     return SharePublic(user_id=user.id, user=user.name)
@@ -249,9 +262,7 @@ def share_workspace(
 def unshare_workspace(
     studio_id: str, workspace_id: str, user_name: str, access: Authorized, db: Db
 ) -> None:
-    studio = access.require_studio()
-    workspace = _writable(access, db, workspace_id)
-    servers.require_owner_or_admin(db, studio, workspace, access.principal)
+    workspace = _managed(access, db, workspace_id)
     servers.unshare(db, workspace, user_name)
     db.commit()
 
@@ -302,8 +313,7 @@ async def link_repo(
 ) -> RepoPublic:
     """Link a Git repository (at most three) and clone it into the workspace's files."""
     studio = access.require_studio()
-    workspace = _writable(access, db, workspace_id)
-    servers.require_user_of(db, workspace, access.principal)
+    workspace = _used(access, db, workspace_id)
     name = repos.repo_name(body)
     repos.check_new(db, workspace, name)
     tree = repos.working_root(studio, workspace) / name
@@ -331,8 +341,7 @@ def unlink_repo(
     studio_id: str, workspace_id: str, repo_name: str, access: Authorized, db: Db
 ) -> None:
     """Forget the link and its credentials; the working tree stays in the files."""
-    workspace = _writable(access, db, workspace_id)
-    servers.require_user_of(db, workspace, access.principal)
+    workspace = _used(access, db, workspace_id)
     db.delete(repos.get_or_404(db, workspace, repo_name))
     db.commit()
 
@@ -352,8 +361,7 @@ async def sync_repo(
 ) -> GitOutput:
     """``pull`` (merge the remote branch) or ``push`` (the current branch to origin)."""
     studio = access.require_studio()
-    workspace = _writable(access, db, workspace_id)
-    servers.require_user_of(db, workspace, access.principal)
+    workspace = _used(access, db, workspace_id)
     repo = repos.get_or_404(db, workspace, repo_name)
     tree = repos.working_root(studio, workspace) / repo.name
     given = repos.credentials(settings.home, repo)
