@@ -29,7 +29,7 @@ from sparkstudio.api.app import API_PREFIX, create_app
 from sparkstudio.api.deps import ACTION_KEY
 from sparkstudio.auth.actions import ACTIONS, Action, ActionSpec
 from sparkstudio.clusters.runtime import ClusterRuntime
-from sparkstudio.db.models import Cluster, Workspace
+from sparkstudio.db.models import Application, Cluster, Workspace
 from sparkstudio.db.session import Database
 from sparkstudio.lifecycle import CLUSTER_ENDED, Reason, WorkspaceStatus
 from sparkstudio.server import ControlPlane
@@ -129,6 +129,7 @@ def running_control_plane(
         plane = ControlPlane(settings, access_log=access_log).start()
         stack.callback(plane.stop)  # runs before the database is dropped
         stack.callback(end_every_cluster, plane)  # no JVM outlives the tests
+        stack.callback(stop_every_application, plane)
         stack.callback(stop_every_workspace, plane)  # runs first: kernels use the clusters
         yield plane
 
@@ -218,6 +219,48 @@ def end_every_cluster(plane: ControlPlane, timeout: float = 180.0) -> None:
                 )
             )
     assert not ids, f"clusters still not terminated: {ids}"
+
+
+def stop_every_application(plane: ControlPlane, timeout: float = 120.0) -> None:
+    """Stop every application of ``plane`` that runs, and wait until none does."""
+    database = plane.prepared.database
+    running = ("STARTING", "STARTED", "STOPPING")
+    with database.transaction() as db:
+        live = db.scalars(
+            select(Application).where(
+                Application.status.in_(running) | (Application.target == "STARTED")
+            )
+        ).all()
+        for application in live:
+            application.target = "STOPPED"
+        ids = [application.id for application in live]
+    for application_id in ids:
+        plane.applications.wake(application_id)
+    deadline = time.monotonic() + timeout
+    while ids and time.monotonic() < deadline:
+        time.sleep(0.5)
+        with database.session(write=False) as db:
+            ids = list(
+                db.scalars(
+                    select(Application.id).where(
+                        Application.id.in_(ids), Application.status.in_(running)
+                    )
+                )
+            )
+    assert not ids, f"applications still running: {ids}"
+
+
+def wait_for_application(
+    client: httpx.Client,
+    studio_id: str,
+    application_id: str,
+    statuses: set[str],
+    timeout: float = 60.0,
+) -> dict[str, Any]:
+    """Poll the application until its status is one of ``statuses``."""
+    path = f"/studios/{studio_id}/applications/{application_id}"
+    what = f"application {application_id}"
+    return _poll_status(client, path, what, statuses, timeout, pause=0.1, ended={"TERMINATED"})
 
 
 def wait_for_cluster(
@@ -414,10 +457,11 @@ def route_contexts(app: FastAPI) -> list[RouteContext]:
 
 
 def route_table(app: FastAPI) -> list[ApiRoute]:
-    """Every operation of ``app`` that declares an action, in the app's order."""
+    """Every operation of the API (under its prefix: not the AWS adapters, which are
+    signed with SigV4) that declares an action, in the app's order."""
     routes = []
     for context in route_contexts(app):
-        if not isinstance(context.route, APIRoute):
+        if not isinstance(context.route, APIRoute) or not str(context.path).startswith(API_PREFIX):
             continue
         extra = context.openapi_extra or {}
         if ACTION_KEY not in extra:

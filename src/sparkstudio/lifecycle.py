@@ -156,3 +156,32 @@ CLUSTER = TransitionTable(
         _C.TERMINATED_WITH_ERRORS: frozenset(),
     },
 )
+
+
+class ApplicationStatus(StrEnum):
+    """EMR Serverless's application states."""
+
+    CREATING = "CREATING"
+    CREATED = "CREATED"
+    STARTING = "STARTING"
+    STARTED = "STARTED"
+    STOPPING = "STOPPING"
+    STOPPED = "STOPPED"
+    TERMINATED = "TERMINATED"
+
+
+_A = ApplicationStatus
+APPLICATION = TransitionTable(
+    kind="application",
+    initial=_A.CREATING,
+    terminal=frozenset({_A.TERMINATED}),
+    moves={
+        _A.CREATING: frozenset({_A.CREATED}),
+        _A.CREATED: frozenset({_A.STARTING, _A.TERMINATED}),
+        _A.STARTING: frozenset({_A.STARTED, _A.STOPPING}),
+        _A.STARTED: frozenset({_A.STOPPING}),
+        _A.STOPPING: frozenset({_A.STOPPED}),
+        _A.STOPPED: frozenset({_A.STARTING, _A.TERMINATED}),
+        _A.TERMINATED: frozenset(),
+    },
+)

@@ -24,6 +24,7 @@ from sparkstudio.clusters.runtime import ClusterRuntime
 from sparkstudio.db.migrate import upgrade
 from sparkstudio.db.session import Database
 from sparkstudio.log_redaction import redact_server_logs
+from sparkstudio.serverless.runtime import ApplicationRuntime
 from sparkstudio.services.bootstrap import ensure_admin
 from sparkstudio.services.templates import ensure_builtin_templates
 from sparkstudio.settings import Settings
@@ -78,7 +79,10 @@ class ControlPlane:
         self.workspaces = WorkspaceRuntime(
             settings, self.prepared.database, settings.public_url or self.url
         )
-        app = create_app(settings, self.prepared.database, self.clusters, self.workspaces)
+        self.applications = ApplicationRuntime(settings, self.prepared.database)
+        app = create_app(
+            settings, self.prepared.database, self.clusters, self.workspaces, self.applications
+        )
         config = uvicorn.Config(
             app,
             log_level=log_level,
@@ -108,6 +112,7 @@ class ControlPlane:
         if not self.server.started:
             raise RuntimeError("the control plane failed to start; see the log above")
         self.clusters.start()
+        self.applications.start()
         self.workspaces.start()
         self._write_runtime_file()
         return self
@@ -117,6 +122,7 @@ class ControlPlane:
         self._thread.join(timeout=15)
         # Clusters and workspace servers keep running: the next start re-adopts them.
         self.clusters.stop()
+        self.applications.stop()
         self.workspaces.stop()
         self.socket.close()
         self.prepared.database.dispose()

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import httpx
 import pytest
 
@@ -191,6 +192,28 @@ def test_cli_user_story(up: Up, env: dict[str, str], tmp_path: Path) -> None:
     run(["token", "revoke", token["id"]], alice_env)
     refused = run(["whoami"], script_env, check=False)
     assert refused.returncode == 1 and "Unauthenticated" in refused.stderr
+
+    # An AWS access key pair, printed once, signs boto3's requests in its studio.
+    pair = json.loads(
+        run(
+            ["token", "create", "boto", "--aws", "--studio", "analytics", "--json"], alice_env
+        ).stdout
+    )
+    assert {"id", "access_key_id", "secret_access_key", "expires_at"} <= pair.keys()
+    emr = boto3.client(
+        "emr-serverless",
+        endpoint_url=f"{up.url}/aws/emr-serverless",
+        region_name="us-east-1",
+        aws_access_key_id=pair["access_key_id"],
+        aws_secret_access_key=pair["secret_access_key"],
+    )
+    assert emr.list_applications()["applications"] == []
+    listed = run(["token", "list"], alice_env).stdout
+    assert pair["access_key_id"] in listed and pair["secret_access_key"] not in listed
+    shown = run(["token", "create", "shown", "--aws", "--studio", "analytics"], alice_env).stdout
+    assert "Store the secret access key now" in shown and "aws_secret_access_key = " in shown
+    lone = run(["token", "create", "lone", "--aws"], alice_env, check=False)
+    assert lone.returncode != 0 and "--studio" in lone.stderr
 
     run(["logout"], alice_env)
     after = run(["studio", "list"], alice_env, check=False)

@@ -19,6 +19,7 @@ from sparkstudio.db.models import ApiToken, Event, User
 from sparkstudio.db.session import Database
 from sparkstudio.schemas.common import NAME_RULE, STORAGE_RULE, USER_NAME_RULE
 from sparkstudio.server import ControlPlane
+from sparkstudio.serverless.releases import supported_release_labels
 from tests.support import (
     ADMIN_NAME,
     PASSWORD,
@@ -798,6 +799,11 @@ _HIJACK_BODIES: dict[str, dict[str, Any]] = {
         },
     },
     "cluster:Register": {"name": "hijacked", "connect_url": "sc://127.0.0.1:1"},
+    "application:Create": {
+        "name": "hijacked",
+        "release_label": next(iter(supported_release_labels())),
+    },
+    "application:Update": {"tags": {"hijacked": "yes"}},
     "cluster:Scale": {"workers_min": 0, "workers_max": 1},
     "workspace:Attach": {"cluster_id": "cl-0000000000000000"},
     "workspace:Share": {"user": ADMIN_NAME},
@@ -825,11 +831,19 @@ def test_a_member_of_one_studio_sees_nothing_of_another(
         201,
     )
     expect(admin.put(f"/templates/single-node/shares/{studio_b['id']}"), 204)
+    b_application = expect(
+        admin.post(
+            f"/studios/{studio_b['id']}/applications",
+            json={"name": unique("app"), "release_label": next(iter(supported_release_labels()))},
+        ),
+        201,
+    )
     b_ids = {
         "studio_id": studio_b["id"],
         "workspace_id": b_workspace["id"],
         "member_id": b_member["id"],
         "cluster_id": b_cluster["id"],
+        "application_id": b_application["id"],
         "template_name": "single-node",
         "path": "jobs/",
         "user_name": ADMIN_NAME,
@@ -847,7 +861,7 @@ def test_a_member_of_one_studio_sees_nothing_of_another(
     # A's id in the path with B's item ids: still nothing of B.
     mixed = dict(b_ids, studio_id=studio_a["id"])
     for route in STUDIO_ROUTES:
-        if not {"workspace_id", "member_id", "cluster_id"} & set(route.params):
+        if not {"workspace_id", "member_id", "cluster_id", "application_id"} & set(route.params):
             continue
         body = _HIJACK_BODIES.get(route.action.value) if route.has_body else None
         response = intruder.request(route.method, route.url(mixed), json=body)
@@ -860,6 +874,8 @@ def test_a_member_of_one_studio_sees_nothing_of_another(
         == b_workspace
     )
     assert expect(admin.get(f"/studios/{studio_b['id']}/members/{b_member['id']}"), 200) == b_member
+    b_application_path = f"/studios/{studio_b['id']}/applications/{b_application['id']}"
+    assert expect(admin.get(b_application_path), 200)["tags"] == {}
     assert item_ids(expect(intruder.get(f"/studios/{studio_a['id']}/workspaces"), 200)) == [
         own_workspace["id"]
     ]

@@ -32,6 +32,7 @@ from sparkstudio.auth.actions import ACTIONS, Action, Role, Scope
 from sparkstudio.db.models import AuditRecord
 from sparkstudio.db.session import Database
 from sparkstudio.server import ControlPlane
+from sparkstudio.serverless.releases import supported_release_labels
 from sparkstudio.services.audit import last_record_id
 from tests.conftest import SparkCluster
 from tests.support import (
@@ -56,6 +57,7 @@ from tests.support import (
     route_contexts,
     route_table,
     unique,
+    wait_for_application,
     wait_for_cluster,
 )
 
@@ -300,6 +302,13 @@ class World:
         return create_group(self.admin, members=(self.user["id"],))
 
     @cached_property
+    def application(self) -> dict[str, Any]:
+        """A serverless application, CREATED (nothing of it runs)."""
+        path = f"/studios/{self.studio['id']}/applications"
+        created = expect(self.admin.post(path, json=application_body()), 201)
+        return wait_for_application(self.admin, self.studio["id"], created["id"], {"CREATED"})
+
+    @cached_property
     def token(self) -> dict[str, Any]:
         """A personal token of the caller (SELF actions act on the caller's own things)."""
         owner = self.caller.client if self.caller.name else self.admin
@@ -315,6 +324,7 @@ class World:
             "group_id": ("group", "id"),
             "token_id": ("token", "id"),
             "cluster_id": ("cluster", "id"),
+            "application_id": ("application", "id"),
             "template_name": ("template", "name"),
             "user_name": ("shared_user", "name"),
             "repo_name": ("repo", "name"),
@@ -360,6 +370,10 @@ SMALL_SPEC = {
 LAUNCHES = {Action.CLUSTER_CREATE, Action.CLUSTER_CREATE_FROM_SPEC}
 
 
+def application_body() -> dict[str, Any]:
+    return {"name": unique("app"), "release_label": next(iter(supported_release_labels()))}
+
+
 @pytest.fixture(scope="module")
 def shared_world(
     admin: UserClient,
@@ -401,6 +415,8 @@ BODIES: dict[Action, Callable[[World], dict[str, Any]]] = {
     Action.CLUSTER_REGISTER: external_body,
     # The single-node cluster's bounds as they are: allowed calls change nothing.
     Action.CLUSTER_SCALE: lambda w: {"workers_min": 1, "workers_max": 1},
+    Action.APPLICATION_CREATE: lambda w: application_body(),
+    Action.APPLICATION_UPDATE: lambda w: {"tags": {"team": "a"}},
 }
 
 _CALLER_ROLE = {"studio_admin": Role.ADMIN, "studio_developer": Role.DEVELOPER}
@@ -450,6 +466,9 @@ def test_route_answers_each_caller_as_the_table_says(
     finally:
         if fresh is not None:
             fresh.close()
+    if route.action is Action.APPLICATION_START and response.status_code == 202:
+        # Started for real: stopped right away (its processes, if any, with it).
+        expect(admin.post(f"{route.url(params)[: -len('/start')]}/stop"), 202)
     if route.action in LAUNCHES and response.status_code == 201:
         launched = f"/studios/{params['studio_id']}/clusters/{response.json()['id']}"
         expect(admin.delete(launched), 202)

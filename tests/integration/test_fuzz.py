@@ -52,11 +52,22 @@ STATEFUL_FIELDS = frozenset(
         "workers_max",  # at most the cluster's own ceiling
         "source",  # a directory group's: one of the platform's identity providers
         "auth_mode",  # SSO_ONLY: only where an identity provider is configured
+        "release_label",  # a label of the Spark installed on this host
+        "studio",  # a token's: an AWS key pair's, one the caller belongs to
     }
 )
 # Fields whose rules relate several values (a schema checks each value alone): a launch's
-# parameters are the template's to check, and a spec's bounds depend on each other.
-CROSS_FIELD_PREFIXES = ("parameters.", "spec.", "workers_min", "until")
+# parameters are the template's to check, and a spec's bounds depend on each other, as do
+# an application's capacities: the initial must fit within the maximum, by sizes written
+# as text ("2 vCPU", "4 GB").
+CROSS_FIELD_PREFIXES = (
+    "parameters.",
+    "spec.",
+    "workers_min",
+    "until",
+    "initial_capacity.",
+    "maximum_capacity.",
+)
 # Operations whose body is a document in a language of its own: a cluster template
 # (YAML) is checked against its own rules, which no JSON schema can state.
 DOCUMENT_BODIES = frozenset({("POST", "/api/v1/templates")})

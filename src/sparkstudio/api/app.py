@@ -15,6 +15,7 @@ from sparkstudio import __version__
 from sparkstudio.api import errors
 from sparkstudio.api.audit_trail import AuditTrail
 from sparkstudio.api.routers import (
+    applications,
     audit,
     cluster_ui,
     clusters,
@@ -33,8 +34,10 @@ from sparkstudio.api.routers import (
 from sparkstudio.auth.cache import AuthCache
 from sparkstudio.auth.oidc import OidcProviders
 from sparkstudio.auth.throttle import LoginThrottle
+from sparkstudio.aws import emr_serverless
 from sparkstudio.clusters.runtime import ClusterRuntime
 from sparkstudio.db.session import Database
+from sparkstudio.serverless.runtime import ApplicationRuntime
 from sparkstudio.settings import Settings
 from sparkstudio.workspaces.runtime import WorkspaceRuntime
 
@@ -54,6 +57,7 @@ def create_app(
     database: Database,
     runtime: ClusterRuntime,
     workspaces_runtime: WorkspaceRuntime | None = None,
+    applications_runtime: ApplicationRuntime | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="sparkstudio",
@@ -69,24 +73,30 @@ def create_app(
     app.state.login_throttle = LoginThrottle.from_settings(settings)
     app.state.clusters = runtime
     app.state.workspaces = workspaces_runtime or WorkspaceRuntime(settings, database, "")
+    app.state.applications = applications_runtime or ApplicationRuntime(settings, database)
     app.state.oidc_providers = OidcProviders(settings.oidc_providers)
     # Users, tokens, groups and memberships change only through writes: drop the cache
     # as soon as any write commits, before its response is sent.
     database.on_write_commit(app.state.auth_cache.invalidate)
     errors.install(app)
     app.add_middleware(
-        AuditTrail, database=database, api_prefix=API_PREFIX, proxy_prefix="/workspaces"
+        AuditTrail,
+        database=database,
+        api_prefix=API_PREFIX,
+        proxy_prefix="/workspaces",
+        aws_prefix="/aws",
     )
 
     # Routers are included into the app directly: each level of nesting adds a pass of
     # route matching to every request.
     routers = (session, users, groups, studios, members, workspaces, tokens, templates)
-    for module in (*routers, clusters, cluster_ui, workspace_agent, audit):
+    for module in (*routers, clusters, cluster_ui, applications, workspace_agent, audit):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(workspaces.leftovers_router, prefix=API_PREFIX)
     app.include_router(sso.router, prefix=API_PREFIX)  # single sign-on: public routes
     app.include_router(sso.pages)  # /login
     app.include_router(workspace_proxy.router)  # /workspaces/{id}/…: JupyterLab
+    app.include_router(emr_serverless.router)  # /aws/emr-serverless: boto3, the AWS CLI
 
     @app.get(f"{API_PREFIX}/health", tags=["session"])
     async def health() -> Health:

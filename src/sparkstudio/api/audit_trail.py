@@ -3,8 +3,10 @@
 An ASGI middleware around the application. Under the API prefix it records every
 request that may change something (POST, PUT, PATCH, DELETE) with its outcome, and
 every denied request of any method: 401, 403, and the 404 that hides a studio from a
-caller who does not belong to it. Under the workspace proxy's prefix it records only
-the denials the proxy answers itself. Successful reads are not recorded.
+caller who does not belong to it. Requests to the AWS adapters (under ``aws_prefix``)
+are recorded the same way; their refusals (403) are denials. Under the workspace proxy's
+prefix it records only the denials the proxy answers itself. Successful reads are not
+recorded.
 
 The response of a request to record is held back (these are small: a change's result
 or an error); the record is written in its own short transaction after the handler has
@@ -100,19 +102,28 @@ class _Exchange:
 
 
 class AuditTrail:
-    """The middleware; ``api_prefix`` and ``proxy_prefix`` say which paths it watches."""
+    """The middleware; ``api_prefix``, ``proxy_prefix`` and ``aws_prefix`` (the AWS
+    adapters, recorded like the API; none when empty) say which paths it watches."""
 
     def __init__(
-        self, app: ASGIApp, database: Database, api_prefix: str, proxy_prefix: str
+        self,
+        app: ASGIApp,
+        database: Database,
+        api_prefix: str,
+        proxy_prefix: str,
+        aws_prefix: str = "",
     ) -> None:
         self.app = app
         self.database = database
         self.api_prefix = api_prefix.rstrip("/") + "/"
         self.proxy_prefix = proxy_prefix.rstrip("/") + "/"
+        self.aws_prefix = aws_prefix.rstrip("/") + "/" if aws_prefix else ""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
-        api = path.startswith(self.api_prefix)
+        api = path.startswith(self.api_prefix) or (
+            bool(self.aws_prefix) and path.startswith(self.aws_prefix)
+        )
         if scope["type"] not in ("http", "websocket") or not (
             api or path.startswith(self.proxy_prefix)
         ):

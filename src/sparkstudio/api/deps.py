@@ -27,6 +27,7 @@ from sparkstudio.db.models import Studio
 from sparkstudio.db.session import Database
 from sparkstudio.errors import Forbidden, NotFound
 from sparkstudio.schemas.common import ID_PATTERN
+from sparkstudio.serverless.runtime import ApplicationRuntime
 from sparkstudio.services import tokens as token_service
 from sparkstudio.settings import Settings
 from sparkstudio.workspaces.runtime import WorkspaceRuntime
@@ -83,6 +84,14 @@ def get_cluster_runtime(request: Request) -> ClusterRuntime:
 
 
 Runtime = Annotated[ClusterRuntime, Depends(get_cluster_runtime)]
+
+
+def get_application_runtime(request: Request) -> ApplicationRuntime:
+    runtime: ApplicationRuntime = request.app.state.applications
+    return runtime
+
+
+Applications = Annotated[ApplicationRuntime, Depends(get_application_runtime)]
 
 
 def get_workspace_runtime(request: Request) -> WorkspaceRuntime:
@@ -152,6 +161,7 @@ _KINDS = {
     "group_id": "group",
     "token_id": "token",
     "cluster_id": "cluster",
+    "application_id": "application",
 }
 _ID = re.compile(ID_PATTERN)
 

@@ -93,6 +93,13 @@ class Action(StrEnum):
     CLUSTER_VIEW_UI = "cluster:ViewUI"
     CLUSTER_SCALE = "cluster:Scale"
     CLUSTER_TERMINATE = "cluster:Terminate"
+    APPLICATION_CREATE = "application:Create"
+    APPLICATION_LIST = "application:List"
+    APPLICATION_DESCRIBE = "application:Describe"
+    APPLICATION_UPDATE = "application:Update"
+    APPLICATION_START = "application:Start"
+    APPLICATION_STOP = "application:Stop"
+    APPLICATION_DELETE = "application:Delete"
     USAGE_DESCRIBE = "usage:Describe"
     AUDIT_LIST = "audit:List"
 
@@ -128,9 +135,12 @@ A = Action
 ACTIONS: dict[Action, ActionSpec] = {
     spec.action: spec
     for spec in (
-        _self(A.TOKEN_CREATE, "Create a personal API token."),
-        _self(A.TOKEN_LIST, "List your own tokens."),
-        _self(A.TOKEN_DELETE, "Revoke one of your own tokens."),
+        _self(
+            A.TOKEN_CREATE,
+            "Create a personal API token, or an AWS access key pair for a studio you belong to.",
+        ),
+        _self(A.TOKEN_LIST, "List your own tokens and AWS access key pairs."),
+        _self(A.TOKEN_DELETE, "Revoke one of your own tokens or AWS access key pairs."),
         _self(A.SESSION_DESCRIBE, "Describe yourself: user, groups and studio roles."),
         _self(A.SESSION_DELETE, "Log out (revoke the token in use)."),
         _self(A.PASSWORD_CHANGE, "Change your own password."),
@@ -259,6 +269,25 @@ ACTIONS: dict[Action, ActionSpec] = {
         ),
         _studio(A.CLUSTER_SCALE, _BOTH, "cluster", "Change a cluster's worker bounds."),
         _studio(A.CLUSTER_TERMINATE, _BOTH, "cluster", "Terminate a cluster."),
+        _studio(A.APPLICATION_CREATE, _BOTH, "application", "Create a serverless application."),
+        _studio(A.APPLICATION_LIST, _BOTH, "application", "List the studio's applications."),
+        _studio(
+            A.APPLICATION_DESCRIBE,
+            _BOTH,
+            "application",
+            "Describe an application and its events.",
+        ),
+        _studio(
+            A.APPLICATION_UPDATE,
+            _BOTH,
+            "application",
+            "Change an application's capacity, release, auto-start/stop, scheduler or tags.",
+        ),
+        _studio(A.APPLICATION_START, _BOTH, "application", "Start an application's warm capacity."),
+        _studio(A.APPLICATION_STOP, _BOTH, "application", "Stop every process of an application."),
+        _studio(
+            A.APPLICATION_DELETE, _BOTH, "application", "Delete a CREATED or STOPPED application."
+        ),
         _studio(A.USAGE_DESCRIBE, _BOTH, "usage", "Report the studio's core and memory usage."),
         _platform(A.AUDIT_LIST, "Read and export the audit trail of changes and denied attempts."),
     )

@@ -54,14 +54,23 @@ def load_principal(db: Session, presented: str | None) -> tuple[Principal, datet
         raise failure
     token, user = row
     if (
-        not tokens.secret_matches(secret, token.secret_hash)
-        or token.revoked_at is not None
-        or token.expires_at <= utcnow()
-        or user.disabled
+        token.kind == tokens.TokenKind.AWS_KEY  # signs requests; never a bearer token
+        or not tokens.secret_matches(secret, token.secret_hash)
+        or not is_active(token, user)
     ):
         raise failure
+    return principal_of_token(db, token, user), token.expires_at
+
+
+def is_active(token: ApiToken, user: User) -> bool:
+    """Neither revoked nor expired, and its user is not disabled."""
+    return token.revoked_at is None and token.expires_at > utcnow() and not user.disabled
+
+
+def principal_of_token(db: Session, token: ApiToken, user: User) -> Principal:
+    """The principal acting with ``token`` (already checked) of ``user``."""
     group_ids = db.scalars(select(GroupMember.group_id).where(GroupMember.user_id == user.id))
-    principal = Principal(
+    return Principal(
         user_id=user.id,
         name=user.name,
         is_platform_admin=user.is_platform_admin,
@@ -71,7 +80,6 @@ def load_principal(db: Session, presented: str | None) -> tuple[Principal, datet
         needs_touch=token.last_used_at is None
         or token.last_used_at < utcnow() - LAST_USED_PRECISION,
     )
-    return principal, token.expires_at
 
 
 def principal_of(user: User) -> Principal:

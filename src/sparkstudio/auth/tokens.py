@@ -18,6 +18,7 @@ PREFIX = "sst"
 class TokenKind(StrEnum):
     SESSION = "SESSION"  # issued by a password login
     API = "API"  # a personal API token
+    AWS_KEY = "AWS_KEY"  # an AWS access key pair for one studio (sparkstudio.auth.aws_keys)
 
 
 @dataclass(frozen=True)

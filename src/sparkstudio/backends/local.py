@@ -39,7 +39,6 @@ WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
 CONNECT_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 TOKEN_ENV = "SPARK_CONNECT_AUTHENTICATE_TOKEN"  # noqa: S105 (a variable name)
 DAEMON_MEMORY = "256m"  # heap of the master and worker daemons (not of the driver)
-DRIVER_MEMORY = "512m"
 LAUNCH_FILE = "launch.json"
 WARMUP_URL_ENV = "SPARKSTUDIO_WARMUP_URL"
 WARMUP_TIMEOUT_SECONDS = 120.0
@@ -168,7 +167,7 @@ class LocalBackend(Backend):
             "--master",
             state["master_url"],
             "--driver-memory",
-            DRIVER_MEMORY,
+            f"{spec.driver_memory_mib}m",
         ]
         for key, value in conf.items():
             argv += ["--conf", f"{key}={value}"]

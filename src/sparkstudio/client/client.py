@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel
 
+from sparkstudio.client.applications import Applications
 from sparkstudio.client.audit import Audit
 from sparkstudio.client.clusters import Clusters, Templates
 from sparkstudio.client.resources import (
@@ -58,6 +59,7 @@ class Client:
         self.tokens = Tokens(self)
         self.templates = Templates(self)
         self.clusters = Clusters(self)
+        self.applications = Applications(self)
         self.audit = Audit(self)
 
     @classmethod

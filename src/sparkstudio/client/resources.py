@@ -13,7 +13,7 @@ from sparkstudio.schemas.events import EventPublic
 from sparkstudio.schemas.groups import GroupPublic
 from sparkstudio.schemas.members import MemberPublic
 from sparkstudio.schemas.studios import StudioPublic
-from sparkstudio.schemas.tokens import TokenPublic, TokenSecret
+from sparkstudio.schemas.tokens import AwsKeySecret, TokenPublic, TokenSecret
 from sparkstudio.schemas.users import UserPublic
 from sparkstudio.schemas.workspaces import (
     GitOutput,
@@ -425,6 +425,12 @@ class Tokens(_Resource):
     def create(self, name: str, *, expires_in_days: int = 90) -> TokenSecret:
         body = {"name": name, "expires_in_days": expires_in_days}
         return self._client.send_model(TokenSecret, "POST", "/tokens", body)
+
+    def create_aws_key(self, name: str, studio: str, *, expires_in_days: int = 90) -> AwsKeySecret:
+        """An AWS access key pair acting in ``studio`` (id or name); the secret is in the
+        answer only."""
+        body = {"name": name, "aws": True, "studio": studio, "expires_in_days": expires_in_days}
+        return self._client.send_model(AwsKeySecret, "POST", "/tokens", body)
 
     def list(self, *, include_inactive: bool = False) -> list[TokenPublic]:
         items = self._client.iterate(TokenPublic, "/tokens", include_inactive=include_inactive)

@@ -148,7 +148,13 @@ class PendingLogin(Base):
 
 
 class ApiToken(Base):
-    """A login session or a personal API token; only a hash of its secret is kept."""
+    """A login session, a personal API token or an AWS access key pair.
+
+    Of a session or an API token only a hash of the secret is kept. An AWS access key
+    pair (kind AWS_KEY) acts in one studio only; SigV4 needs its secret itself, so the
+    secret is kept encrypted with the home's key (``secret_encrypted``) and
+    ``secret_hash`` is empty.
+    """
 
     __tablename__ = "api_tokens"
 
@@ -157,6 +163,12 @@ class ApiToken(Base):
     kind: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(64))
     secret_hash: Mapped[str] = mapped_column(String(128))
+    # AWS access key pairs only.
+    studio_id: Mapped[str | None] = mapped_column(
+        ForeignKey("studios.id", ondelete="CASCADE"), index=True, default=None
+    )
+    access_key_id: Mapped[str | None] = mapped_column(String(20), unique=True, default=None)
+    secret_encrypted: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
@@ -319,6 +331,51 @@ class Cluster(Timestamped, Base):
     last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class Application(Timestamped, Base):
+    """A serverless application: warm Spark capacity that job runs are submitted to.
+
+    Field names follow EMR Serverless's so that its wire protocol maps onto them.
+    """
+
+    __tablename__ = "applications"
+    __table_args__ = (
+        UniqueConstraint("studio_id", "name", name="uq_applications_studio_name"),
+        Index("ix_applications_studio_page", "studio_id", "id"),
+        Index("ix_applications_status", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    studio_id: Mapped[str] = mapped_column(ForeignKey("studios.id", ondelete="RESTRICT"))
+    name: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(16))
+    release_label: Mapped[str] = mapped_column(String(64))
+    network: Mapped[str] = mapped_column(String(64))
+    backend: Mapped[str] = mapped_column(String(32))
+    # Kept by name for history: the user who created it may be deleted.
+    created_by: Mapped[str] = mapped_column(String(64))
+    # Worker type ("DRIVER", "EXECUTOR") → worker count and configuration.
+    initial_capacity: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # cpu / memory / disk caps; NULL: no cap beyond what the backend can run.
+    maximum_capacity: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    auto_start_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    auto_stop_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    auto_stop_idle_timeout_minutes: Mapped[int] = mapped_column(Integer, default=15)
+    scheduler_configuration: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    tags: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(32))
+    status_reason_code: Mapped[str] = mapped_column(String(64), default="")
+    status_reason_message: Mapped[str] = mapped_column(Text, default="")
+    # The backend's opaque state (process ids, ports, the Connect token); never shown.
+    state: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    connect_url: Mapped[str] = mapped_column(String(512), default="")
+    ui_url: Mapped[str] = mapped_column(String(512), default="")
+    workers_running: Mapped[int] = mapped_column(Integer, default=0)
+    last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
 class WorkerUsage(Base):

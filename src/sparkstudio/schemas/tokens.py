@@ -21,6 +21,17 @@ class LoginRequest(StrictModel):
 class TokenCreate(StrictModel):
     name: Name
     expires_in_days: Count = Field(default=90, ge=1, le=3650, description="Lifetime in days.")
+    aws: Flag = Field(
+        default=False,
+        description="Create an AWS access key pair (for AWS SDKs and the AWS CLI, signing "
+        "with SigV4) instead of a bearer token; needs 'studio'.",
+    )
+    studio: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The studio (id or name) an AWS access key pair acts in; you must "
+        "belong to it.",
+    )
 
 
 class TokenPublic(PublicModel):
@@ -31,10 +42,21 @@ class TokenPublic(PublicModel):
     expires_at: datetime
     revoked_at: datetime | None
     last_used_at: datetime | None
+    studio_id: str | None = Field(
+        default=None, description="The studio an AWS access key pair acts in."
+    )
+    access_key_id: str | None = Field(
+        default=None, description="An AWS access key pair's access key id (not a secret)."
+    )
 
 
 class TokenSecret(TokenPublic):
     token: str = Field(description="The bearer token; shown only now.")
+
+
+class AwsKeySecret(TokenPublic):
+    access_key_id: str = Field(description="The access key id (not a secret).")
+    secret_access_key: str = Field(description="The secret access key; shown only now.")
 
 
 class LoginResponse(PublicModel):

@@ -8,7 +8,7 @@ from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
 from sparkstudio.auth.identity import Principal, is_member
-from sparkstudio.db.models import Cluster, Membership, Studio, Workspace
+from sparkstudio.db.models import Application, Cluster, Membership, Studio, Workspace
 from sparkstudio.errors import Conflict, Invalid, NotFound
 from sparkstudio.ids import new_id
 from sparkstudio.lifecycle import CLUSTER_ENDED
@@ -112,8 +112,16 @@ def delete_studio(db: Session, studio: Studio) -> None:
             "terminate them first",
             reason="InUse",
         )
-    # Ended clusters go with the studio; their events stay in the audit trail.
+    alive = Application.studio_id == studio.id, Application.status != "TERMINATED"
+    if db.scalar(select(exists().where(*alive))):
+        raise Conflict(
+            f"studio '{studio.name}' still has applications that are not terminated; "
+            "stop and delete them first",
+            reason="InUse",
+        )
+    # Ended clusters and deleted applications go with the studio; their events stay.
     db.execute(delete(Cluster).where(Cluster.studio_id == studio.id))
+    db.execute(delete(Application).where(Application.studio_id == studio.id))
     db.delete(studio)
     db.flush()
 

@@ -60,20 +60,27 @@ def issue_session(db: Session, user: User, settings: Settings) -> tuple[ApiToken
     return _issue(db, user, TokenKind.SESSION, "login", lifetime)
 
 
-def create_api_token(
-    db: Session, user: User, data: TokenCreate, settings: Settings
-) -> tuple[ApiToken, str]:
+def check_lifetime(data: TokenCreate, settings: Settings) -> timedelta:
     if data.expires_in_days > settings.token_max_days:
         raise Invalid.field(
             "expires_in_days", f"must be at most {settings.token_max_days} on this platform"
         )
-    return _issue(db, user, TokenKind.API, data.name, timedelta(days=data.expires_in_days))
+    return timedelta(days=data.expires_in_days)
+
+
+def create_api_token(
+    db: Session, user: User, data: TokenCreate, settings: Settings
+) -> tuple[ApiToken, str]:
+    if data.studio is not None:
+        raise Invalid.field("studio", "is only for an AWS access key pair (set 'aws')")
+    return _issue(db, user, TokenKind.API, data.name, check_lifetime(data, settings))
 
 
 def list_tokens(
     db: Session, user_id: str, *, limit: int, next_token: str | None, include_inactive: bool
 ) -> tuple[Sequence[ApiToken], str | None]:
-    statement = select(ApiToken).where(ApiToken.user_id == user_id, ApiToken.kind == TokenKind.API)
+    listed = (TokenKind.API, TokenKind.AWS_KEY)  # login sessions are not listed
+    statement = select(ApiToken).where(ApiToken.user_id == user_id, ApiToken.kind.in_(listed))
     if not include_inactive:
         statement = statement.where(ApiToken.revoked_at.is_(None), ApiToken.expires_at > utcnow())
     return page(db, statement, ApiToken.id, limit, next_token)

@@ -26,6 +26,7 @@ LIMITS: dict[str, tuple[int, int]] = {
     "worker_memory_mib": (512, 262144),
     "executor_cores": (1, 64),
     "executor_memory_mib": (256, 262144),
+    "driver_memory_mib": (512, 262144),
     "idle_timeout_seconds": (60, 604800),
 }
 RULES: dict[str, str] = {
@@ -35,6 +36,7 @@ RULES: dict[str, str] = {
     "worker_memory_mib": "an integer from 512 to 262144",
     "executor_cores": "an integer from 1 to 64, at most worker_cores",
     "executor_memory_mib": "an integer from 256 to 262144, at most worker_memory_mib",
+    "driver_memory_mib": "an integer from 512 to 262144",
     "idle_timeout_seconds": "an integer from 60 to 604800 (1 minute to 7 days)",
 }
 CapacityType = Literal["ON_DEMAND", "PREEMPTIBLE"]
@@ -112,6 +114,9 @@ class ClusterSpec(BaseModel):
     executor_memory_mib: Annotated[
         StrictInt, _bounded("executor_memory_mib", "Memory per executor in MiB")
     ]
+    driver_memory_mib: Annotated[
+        StrictInt, _bounded("driver_memory_mib", "Heap of the Spark Connect driver in MiB")
+    ] = 512
     spark_conf: dict[Annotated[str, Strict()], Annotated[str, Strict()]] = Field(
         default_factory=dict,
         description="Extra Spark properties; keys start with 'spark.'; "

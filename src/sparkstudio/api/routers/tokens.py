@@ -6,7 +6,8 @@ from sparkstudio.api.deps import AppSettings, Authorized, Db, requires
 from sparkstudio.api.errors import ERROR_RESPONSES
 from sparkstudio.auth.actions import Action
 from sparkstudio.schemas.common import Limit, Page, PageToken
-from sparkstudio.schemas.tokens import TokenCreate, TokenPublic, TokenSecret
+from sparkstudio.schemas.tokens import AwsKeySecret, TokenCreate, TokenPublic, TokenSecret
+from sparkstudio.services import aws_keys
 from sparkstudio.services import tokens as service
 from sparkstudio.services.users import get_user_or_404
 
@@ -16,8 +17,19 @@ router = APIRouter(prefix="/tokens", tags=["tokens"], responses=ERROR_RESPONSES)
 @router.post("", status_code=status.HTTP_201_CREATED, openapi_extra=requires(Action.TOKEN_CREATE))
 def create_token(
     body: TokenCreate, access: Authorized, db: Db, settings: AppSettings
-) -> TokenSecret:
-    """Create a personal API token; its value is in this response only."""
+) -> TokenSecret | AwsKeySecret:
+    """Create a personal API token, or with ``aws`` an AWS access key pair acting in one
+    studio you belong to; the token's value, or the pair's secret, is in this response only.
+    """
+    if body.aws:
+        key, pair = aws_keys.create_aws_key(db, access.principal, body, settings)
+        db.commit()
+        public = service.token_public(key).model_dump(exclude={"access_key_id"})
+        return AwsKeySecret(
+            **public,
+            access_key_id=pair.access_key_id,
+            secret_access_key=pair.secret_access_key,
+        )
     user = get_user_or_404(db, access.principal.user_id)
     token, value = service.create_api_token(db, user, body, settings)
     db.commit()
@@ -32,7 +44,8 @@ def list_tokens(
     next_token: PageToken = None,
     include_inactive: bool = False,
 ) -> Page[TokenPublic]:
-    """Your personal API tokens (never their values); revoked and expired ones on request."""
+    """Your personal API tokens and AWS access key pairs (never their secrets); revoked
+    and expired ones on request."""
     rows, token = service.list_tokens(
         db,
         access.principal.user_id,

@@ -1,0 +1,161 @@
+"""Serverless applications of a studio: create, list, describe, update, start, stop, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from sparkstudio.api.deps import Applications, AppSettings, Authorized, Db, Runtime, requires
+from sparkstudio.api.errors import ERROR_RESPONSES
+from sparkstudio.auth.actions import Action
+from sparkstudio.lifecycle import APPLICATION, ApplicationStatus
+from sparkstudio.schemas.applications import (
+    ApplicationCreate,
+    ApplicationPublic,
+    ApplicationUpdate,
+)
+from sparkstudio.schemas.common import Limit, Page, PageToken
+from sparkstudio.schemas.events import EventPublic
+from sparkstudio.services import applications as service
+from sparkstudio.services import events as event_service
+
+router = APIRouter(
+    prefix="/studios/{studio_id}/applications",
+    tags=["applications"],
+    responses=ERROR_RESPONSES,
+)
+
+
+@router.post(
+    "", status_code=status.HTTP_201_CREATED, openapi_extra=requires(Action.APPLICATION_CREATE)
+)
+def create_application(
+    studio_id: str,
+    body: ApplicationCreate,
+    access: Authorized,
+    db: Db,
+    runtime: Runtime,
+    applications: Applications,
+    settings: AppSettings,
+) -> ApplicationPublic:
+    """Create an application (CREATING, then CREATED); nothing runs until it is started.
+
+    The type, release label and capacities are checked first: a 422 names the field
+    and what it allows.
+    """
+    backend = runtime.require_backend(settings.cluster_backend)
+    application = service.create_application(
+        db, access.require_studio(), body, access.principal, backend=backend
+    )
+    db.commit()
+    applications.wake(application.id)
+    return service.application_public(application)
+
+
+@router.get("", openapi_extra=requires(Action.APPLICATION_LIST))
+def list_applications(
+    studio_id: str,
+    access: Authorized,
+    db: Db,
+    limit: Limit = 100,
+    next_token: PageToken = None,
+    states: Annotated[
+        list[ApplicationStatus] | None, Query(description="Only applications in these states.")
+    ] = None,
+) -> Page[ApplicationPublic]:
+    return service.list_applications(
+        db, access.require_studio(), limit=limit, next_token=next_token, states=states or ()
+    )
+
+
+@router.get("/{application_id}", openapi_extra=requires(Action.APPLICATION_DESCRIBE))
+def describe_application(
+    studio_id: str, application_id: str, access: Authorized, db: Db
+) -> ApplicationPublic:
+    application = service.get_application_or_404(db, access.require_studio(), application_id)
+    return service.application_public(application)
+
+
+@router.patch("/{application_id}", openapi_extra=requires(Action.APPLICATION_UPDATE))
+def update_application(
+    studio_id: str,
+    application_id: str,
+    body: ApplicationUpdate,
+    access: Authorized,
+    db: Db,
+    applications: Applications,
+) -> ApplicationPublic:
+    """Change fields when CREATED or STOPPED; while it runs, only tags, auto-stop and the
+    maximum capacity (a 409 names the state otherwise)."""
+    studio = access.require_studio()
+    application = service.get_application_or_404(db, studio, application_id)
+    service.update_application(db, studio, application, body, access.principal)
+    db.commit()
+    applications.wake(application.id)
+    return service.application_public(application)
+
+
+@router.post(
+    "/{application_id}/start",
+    status_code=status.HTTP_202_ACCEPTED,
+    openapi_extra=requires(Action.APPLICATION_START),
+)
+def start_application(
+    studio_id: str, application_id: str, access: Authorized, db: Db, applications: Applications
+) -> ApplicationPublic:
+    """Start the initial capacity (STARTING, then STARTED once its driver is warm)."""
+    application = service.get_application_or_404(db, access.require_studio(), application_id)
+    service.start_application(db, application, access.principal)
+    db.commit()
+    applications.wake(application.id)
+    return service.application_public(application)
+
+
+@router.post(
+    "/{application_id}/stop",
+    status_code=status.HTTP_202_ACCEPTED,
+    openapi_extra=requires(Action.APPLICATION_STOP),
+)
+def stop_application(
+    studio_id: str, application_id: str, access: Authorized, db: Db, applications: Applications
+) -> ApplicationPublic:
+    """Stop every process of the application (STOPPING, then STOPPED)."""
+    application = service.get_application_or_404(db, access.require_studio(), application_id)
+    service.stop_application(db, application, access.principal)
+    db.commit()
+    applications.wake(application.id)
+    return service.application_public(application)
+
+
+@router.delete(
+    "/{application_id}",
+    status_code=status.HTTP_202_ACCEPTED,
+    openapi_extra=requires(Action.APPLICATION_DELETE),
+)
+def delete_application(
+    studio_id: str, application_id: str, access: Authorized, db: Db, applications: Applications
+) -> ApplicationPublic:
+    """Delete a CREATED or STOPPED application; it becomes TERMINATED (the record stays)."""
+    application = service.get_application_or_404(db, access.require_studio(), application_id)
+    service.delete_application(db, application, access.principal)
+    db.commit()
+    applications.wake(application.id)
+    return service.application_public(application)
+
+
+@router.get("/{application_id}/events", openapi_extra=requires(Action.APPLICATION_DESCRIBE))
+def list_application_events(
+    studio_id: str,
+    application_id: str,
+    access: Authorized,
+    db: Db,
+    limit: Limit = 100,
+    next_token: PageToken = None,
+) -> Page[EventPublic]:
+    """Status changes, updates and scaling, oldest first, with reasons."""
+    application = service.get_application_or_404(db, access.require_studio(), application_id)
+    rows, token = event_service.list_events(
+        db, APPLICATION.kind, application.id, limit=limit, next_token=next_token
+    )
+    return Page(items=[event_service.event_public(e) for e in rows], next_token=token)

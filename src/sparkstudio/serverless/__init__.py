@@ -1,0 +1,1 @@
+"""Serverless applications: warm Spark capacity with caps, started and stopped on demand."""

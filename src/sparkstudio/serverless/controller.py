@@ -1,0 +1,300 @@
+"""Converge one application: create, start warm capacity, grow on demand, auto-stop, stop.
+
+``ApplicationController.handle`` is the reconciler's handler for applications. Like the
+cluster controller it reads a snapshot, talks to the backend outside any transaction
+and writes what it saw in one short transaction; only this code changes a status.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sparkstudio import lifecycle
+from sparkstudio.backends.base import Backend, Health, LaunchRequest, Observation, State
+from sparkstudio.db.base import utcnow
+from sparkstudio.db.models import Application
+from sparkstudio.db.session import Database
+from sparkstudio.lifecycle import APPLICATION, ApplicationStatus, Reason
+from sparkstudio.serverless.capacity import Capacity, capacity_of
+from sparkstudio.services.applications import TARGET_STARTED, TARGET_STOPPED, TARGET_TERMINATED
+from sparkstudio.settings import Settings
+
+log = logging.getLogger("sparkstudio.serverless")
+
+ACTOR = "sparkstudio"
+STARTING_POLL_SECONDS = 1.0
+BACKLOG_POLLS = 2  # a backlog seen this many looks in a row grows the application
+_S = ApplicationStatus
+
+
+@dataclass
+class _Memory:
+    """What this process remembers of an application between looks."""
+
+    adopted: bool = False
+    jobs_seen: int | None = None
+    backlog_polls: int = 0
+    idle_since: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    id: str
+    backend: str
+    status: str
+    target: str
+    reason: Reason
+    state: State | None
+    capacity: Capacity
+    auto_stop_seconds: int  # 0: auto-stop is off
+    last_activity_at: datetime
+    started_at: datetime | None
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, app: Application) -> _Snapshot:
+        return cls(
+            id=app.id,
+            backend=app.backend,
+            status=app.status,
+            target=app.target,
+            reason=Reason(app.status_reason_code, app.status_reason_message),
+            state=dict(app.state) if app.state is not None else None,
+            capacity=capacity_of(app.initial_capacity, app.maximum_capacity),
+            auto_stop_seconds=app.auto_stop_idle_timeout_minutes * 60
+            if app.auto_stop_enabled
+            else 0,
+            last_activity_at=app.last_activity_at,
+            started_at=app.started_at,
+            updated_at=app.updated_at,
+        )
+
+
+class ApplicationController:
+    def __init__(
+        self, settings: Settings, database: Database, backends: Callable[[str], Backend]
+    ) -> None:
+        self.settings, self.database, self.backends = settings, database, backends
+        self._memory: dict[str, _Memory] = {}
+
+    def handle(self, application_id: str) -> float | None:
+        """Take one step towards the application's target; returns when to look again."""
+        with self.database.session(write=False) as db:
+            app = db.get(Application, application_id)
+            if app is None or app.status == _S.TERMINATED:
+                self._memory.pop(application_id, None)
+                return None
+            snap = _Snapshot.of(app)
+        if snap.status == _S.CREATING:
+            with self._write(snap.id) as (db, app):
+                lifecycle.transition(db, APPLICATION, app, _S.CREATED, Reason("CREATED"), ACTOR)
+            return 0.0
+        if snap.status in (_S.CREATED, _S.STOPPED):
+            if snap.target == TARGET_TERMINATED:
+                self._move(snap.id, _S.TERMINATED, Reason("USER_REQUEST", "deleted"))
+                return None
+            if snap.target == TARGET_STARTED:
+                return self._launch(snap)
+            return None
+        backend = self.backends(snap.backend)
+        if snap.target != TARGET_STARTED or snap.status == _S.STOPPING:
+            self._stop(snap, backend)
+            return 0.0 if snap.target == TARGET_TERMINATED else None
+        if snap.state is None:  # the launch was never recorded: launch again
+            return self._launch(snap)
+        return self._observe(snap, backend)
+
+    @contextmanager
+    def _write(self, application_id: str) -> Iterator[tuple[Session, Application]]:
+        with self.database.transaction() as db:
+            app = db.scalars(
+                select(Application)
+                .where(Application.id == application_id)
+                .with_for_update(of=Application)
+            ).one()
+            yield db, app
+
+    def _move(self, application_id: str, to: str, reason: Reason) -> None:
+        with self._write(application_id) as (db, app):
+            if APPLICATION.allowed(app.status, to):
+                lifecycle.transition(db, APPLICATION, app, to, reason, ACTOR)
+
+    def _stop_soon(self, application_id: str, reason: Reason) -> float:
+        """Record why the application stops; the next look stops its processes."""
+        with self._write(application_id) as (db, app):
+            app.target = TARGET_STOPPED
+            if APPLICATION.allowed(app.status, _S.STOPPING):
+                lifecycle.transition(db, APPLICATION, app, _S.STOPPING, reason, ACTOR)
+        return 0.0
+
+    # -- start ----------------------------------------------------------------------------
+
+    def _launch(self, snap: _Snapshot) -> float:
+        backend = self.backends(snap.backend)
+        if snap.status != _S.STARTING:
+            with self._write(snap.id) as (db, app):
+                reason = Reason("USER_REQUEST", "starting the initial capacity")
+                lifecycle.transition(db, APPLICATION, app, _S.STARTING, reason, ACTOR)
+                app.state = None  # the last run's pids: nothing of it runs
+        problem = backend.check()
+        if problem:
+            return self._stop_soon(snap.id, Reason("BOOTSTRAP_FAILURE", problem))
+        request = LaunchRequest(
+            cluster_id=snap.id,
+            spec=snap.capacity.spec(max(snap.auto_stop_seconds // 60, 1)),
+            workdir=self.settings.home / "applications" / snap.id,
+            event_log_dir=self.settings.event_log_dir.as_uri(),
+        )
+        try:
+            state = backend.start(request)
+        except Exception as error:  # the backend stopped what it had started
+            log.warning("application %s failed to start: %s", snap.id, error)
+            return self._stop_soon(snap.id, Reason("BOOTSTRAP_FAILURE", f"start failed: {error}"))
+        self._memory[snap.id] = _Memory(adopted=True)
+        with self._write(snap.id) as (_, app):
+            app.state = state
+            app.started_at, app.stopped_at = utcnow(), None
+        return STARTING_POLL_SECONDS
+
+    # -- observe --------------------------------------------------------------------------
+
+    def _observe(self, snap: _Snapshot, backend: Backend) -> float:
+        observation = backend.observe(snap.state or {})
+        if observation.health is Health.FAILED:
+            reason = Reason(observation.reason_code, observation.reason_message)
+            return self._stop_soon(snap.id, reason)
+        memory = self._memory.setdefault(snap.id, _Memory())
+        notes: list[Reason] = []
+        if not memory.adopted:
+            memory.adopted = True
+            if snap.status == _S.STARTED:
+                notes.append(
+                    Reason("READOPTED", "the control plane restarted; its processes are alive")
+                )
+        state = observation.state
+        now = utcnow()
+        last_activity = snap.last_activity_at
+        to: tuple[str, Reason] | None = None
+        stop: Reason | None = None
+        if observation.health is Health.READY:
+            busy = self._busy(observation, memory)
+            if snap.status == _S.STARTING:
+                last_activity = now  # the idle clock starts when the warm capacity is ready
+                url = observation.endpoints.connect_url if observation.endpoints else ""
+                to = (_S.STARTED, Reason("READY", f"warm: the driver at {url} ran a warm-up"))
+            elif busy:
+                last_activity = now
+            idle = (now - last_activity).total_seconds()
+            if snap.status == _S.STARTED and 0 < snap.auto_stop_seconds <= idle:
+                stop = Reason(
+                    "IDLE_TIMEOUT",
+                    f"idle for {int(idle)} s (auto-stop after {snap.auto_stop_seconds // 60} min)",
+                )
+            elif observation.managed_workers:
+                state = self._scale(snap, backend, observation, memory, notes)
+        elif snap.status == _S.STARTING and snap.started_at is not None:
+            waited = (now - snap.started_at).total_seconds()
+            if waited > self.settings.cluster_start_timeout_seconds:
+                stop = Reason("BOOTSTRAP_TIMEOUT", f"not warm {int(waited)} s after the start")
+        with self._write(snap.id) as (db, app):
+            app.state = state
+            alive = min(observation.workers_alive, len(backend.workers(state)))
+            app.workers_running = alive
+            if observation.endpoints is not None:
+                app.connect_url = observation.endpoints.connect_url
+                app.ui_url = observation.endpoints.ui_url
+            app.last_activity_at = max(app.last_activity_at, last_activity)
+            for reason in notes:
+                lifecycle.note(db, APPLICATION, app, reason, ACTOR)
+            if to is not None and APPLICATION.allowed(app.status, to[0]):
+                lifecycle.transition(db, APPLICATION, app, to[0], to[1], ACTOR)
+        if stop is not None:
+            return self._stop_soon(snap.id, stop)
+        still_starting = to is None and snap.status == _S.STARTING
+        return STARTING_POLL_SECONDS if still_starting else self.settings.cluster_poll_seconds
+
+    @staticmethod
+    def _busy(observation: Observation, memory: _Memory) -> bool:
+        activity = observation.activity
+        if activity is None:
+            return False
+        ran = memory.jobs_seen is not None and activity.all_jobs != memory.jobs_seen
+        memory.jobs_seen = activity.all_jobs
+        return activity.busy or ran
+
+    def _scale(
+        self,
+        snap: _Snapshot,
+        backend: Backend,
+        observation: Observation,
+        memory: _Memory,
+        notes: list[Reason],
+    ) -> State:
+        """Keep the warm executors, grow on a backlog up to the maximum, shrink when idle."""
+        state = observation.state
+        current = len(backend.workers(state))
+        low = max(snap.capacity.executors_initial, 1)
+        high = snap.capacity.executors_max
+        activity = observation.activity
+        pending = activity.pending_tasks if activity else 0
+        running = activity.running_tasks if activity else 0
+        memory.backlog_polls = memory.backlog_polls + 1 if pending > 0 else 0
+        clock = time.monotonic()
+        idle = set(observation.idle_workers)
+        memory.idle_since = {name: memory.idle_since.get(name, clock) for name in idle}
+        long_idle = [
+            name
+            for name, since in memory.idle_since.items()
+            if clock - since >= self.settings.scale_in_idle_seconds
+        ]
+        desired, why = current, ""
+        if observation.lost_workers:
+            why = f"replacing lost worker(s) {', '.join(observation.lost_workers)}"
+        if current < low:
+            desired, why = low, f"below the initial capacity of {low} executor worker(s)"
+        elif current > high:
+            desired, why = high, f"above the maximum capacity's {high} executor worker(s)"
+        elif memory.backlog_polls >= BACKLOG_POLLS and current < high:
+            wanted = math.ceil((running + pending) / max(snap.capacity.executor.cpu, 1))
+            if wanted > current:
+                desired, why = min(high, wanted), f"{pending} task(s) waiting for a core"
+        elif pending == 0 and long_idle and current > low:
+            desired = max(low, current - len(long_idle))
+            why = f"executor worker(s) idle for {self.settings.scale_in_idle_seconds} s"
+        if desired == current and not observation.lost_workers:
+            return state
+        state = backend.scale(state, desired, remove_first=long_idle)
+        code = "SCALED_OUT" if desired > current else "SCALED_IN"
+        if desired == current:
+            code = "WORKER_REPLACED"
+        notes.append(Reason(code, f"executor workers {current} -> {desired}: {why}"))
+        memory.backlog_polls = 0
+        return state
+
+    # -- stop -----------------------------------------------------------------------------
+
+    def _stop(self, snap: _Snapshot, backend: Backend) -> None:
+        reason = snap.reason
+        if snap.status != _S.STOPPING:
+            reason = Reason("USER_REQUEST", "stopping every process")
+            self._move(snap.id, _S.STOPPING, reason)
+        if snap.state is not None:
+            backend.stop(snap.state)  # raises if a process survives: retried with backoff
+        with self._write(snap.id) as (db, app):
+            lifecycle.transition(db, APPLICATION, app, _S.STOPPED, reason, ACTOR)
+            app.stopped_at = utcnow()
+            app.workers_running = 0
+            app.connect_url = app.ui_url = ""
+            if app.state is not None:
+                # Keep pids and log paths for post-mortems, not the credentials.
+                app.state = {k: v for k, v in app.state.items() if k != "token"}
+        self._memory.pop(snap.id, None)
