@@ -5,7 +5,10 @@ An unmodified boto3 ``emr-serverless`` client (or ``aws emr-serverless``) pointe
 studio the pair is bound to. Every request is authenticated with SigV4 first; every
 error is answered in AWS's shape (:mod:`sparkstudio.aws.errors`).
 
-Operations served today: ListApplications. A request for any other operation is
+Operations served today: CreateApplication, GetApplication, UpdateApplication,
+ListApplications, StartApplication, StopApplication, DeleteApplication, TagResource,
+UntagResource and ListTagsForResource, mapped onto the native services by
+:mod:`sparkstudio.aws.emr_serverless_shapes`. A request for any other operation is
 answered, once its signature is verified, with ``404 UnknownOperationException``,
 naming the EMR Serverless operation when the method and path are one (an unsigned
 request learns nothing).
@@ -13,20 +16,28 @@ request learns nothing).
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import Annotated, Any, Final
 
 from botocore.session import get_session
 from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy.orm import Session
 
-from sparkstudio.api.deps import Db, requires
+from sparkstudio.api.deps import Applications, AppSettings, Db, Runtime, requires
 from sparkstudio.auth.actions import Action
+from sparkstudio.auth.identity import Principal
+from sparkstudio.aws import emr_serverless_shapes as shapes
 from sparkstudio.aws.arns import application_arn
 from sparkstudio.aws.auth import AwsAccess, AwsCaller, SignedRoute, authorize_aws, signed_caller
 from sparkstudio.aws.errors import unknown_operation
+from sparkstudio.db.models import Application
+from sparkstudio.errors import Invalid
 from sparkstudio.lifecycle import ApplicationStatus
-from sparkstudio.schemas.applications import ApplicationPublic
+from sparkstudio.serverless.runtime import ApplicationRuntime
 from sparkstudio.services import applications as application_service
 
 PREFIX: Final = "/aws/emr-serverless"
@@ -69,21 +80,19 @@ def authorized(request: Request, db: Db, caller: Caller) -> AwsAccess:
 Authorized = Annotated[AwsAccess, Depends(authorized)]
 
 
-def _summary(application: ApplicationPublic, access: AwsAccess) -> dict[str, Any]:
-    summary: dict[str, Any] = {
-        "id": application.id,
-        "name": application.name,
-        "arn": application_arn(access.region, application.studio_id, application.id),
-        "releaseLabel": application.release_label,
-        "type": application.type,
-        "state": application.status,
-        "createdAt": application.created_at.timestamp(),
-        "updatedAt": application.updated_at.timestamp(),
-        "architecture": "X86_64",
-    }
-    if application.status_reason.message:
-        summary["stateDetails"] = application.status_reason.message
-    return summary
+async def json_body(request: Request) -> dict[str, Any]:
+    """The request's JSON object (whatever its Content-Type, as AWS reads it; none: {})."""
+    raw = await request.body()
+    try:
+        body = json.loads(raw) if raw.strip() else {}
+    except ValueError as error:
+        raise shapes.invalid("body", "must be a JSON object") from error
+    if not isinstance(body, dict):
+        raise shapes.invalid("body", "must be a JSON object")
+    return body
+
+
+JsonBody = Annotated[dict[str, Any], Depends(json_body)]
 
 
 @router.get("/applications", openapi_extra=requires(Action.APPLICATION_LIST))
@@ -98,10 +107,160 @@ def list_applications(
     page = application_service.list_applications(
         db, access.studio, limit=max_results, next_token=next_token, states=states
     )
-    answer: dict[str, Any] = {"applications": [_summary(a, access) for a in page.items]}
+    answer: dict[str, Any] = {
+        "applications": [shapes.summary(a, access.region) for a in page.items]
+    }
     if page.next_token is not None:
         answer["nextToken"] = page.next_token
     return answer
+
+
+@contextmanager
+def _in_aws_names() -> Iterator[None]:
+    """Validation errors of the services, with fields named as EMR Serverless names them."""
+    try:
+        yield
+    except Invalid as error:
+        raise shapes.aws_invalid(error) from error
+
+
+@router.post("/applications", openapi_extra=requires(Action.APPLICATION_CREATE))
+def create_application(
+    body: JsonBody,
+    access: Authorized,
+    db: Db,
+    runtime: Runtime,
+    applications: Applications,
+    settings: AppSettings,
+) -> dict[str, Any]:
+    """CreateApplication (idempotent with its ``clientToken``)."""
+    data, token = shapes.create_request(body)
+    backend = runtime.require_backend(settings.cluster_backend)
+    with _in_aws_names():
+        application = application_service.create_application(
+            db, access.studio, data, access.principal, backend=backend, client_token=token
+        )
+    db.commit()
+    applications.wake(application.id)
+    arn = application_arn(access.region, access.studio.id, application.id)
+    return {"applicationId": application.id, "name": application.name, "arn": arn}
+
+
+@router.get("/applications/{applicationId}", openapi_extra=requires(Action.APPLICATION_DESCRIBE))
+def get_application(applicationId: str, access: Authorized, db: Db) -> dict[str, Any]:  # noqa: N803
+    """GetApplication."""
+    application = application_service.get_application_or_404(db, access.studio, applicationId)
+    public = application_service.application_public(application)
+    return {"application": shapes.application(public, access.region)}
+
+
+@router.patch("/applications/{applicationId}", openapi_extra=requires(Action.APPLICATION_UPDATE))
+def update_application(
+    applicationId: str,  # noqa: N803
+    body: JsonBody,
+    access: Authorized,
+    db: Db,
+    applications: Applications,
+) -> dict[str, Any]:
+    """UpdateApplication, by the native API's rules (a ConflictException names the state)."""
+    data = shapes.update_request(body)
+    application = application_service.get_application_or_404(db, access.studio, applicationId)
+    with _in_aws_names():
+        application_service.update_application(
+            db, access.studio, application, data, access.principal
+        )
+    db.commit()
+    applications.wake(application.id)
+    public = application_service.application_public(application)
+    return {"application": shapes.application(public, access.region)}
+
+
+_Change = Callable[[Session, Application, Principal], Application]
+
+
+def _change(
+    db: Session, access: AwsAccess, applications: ApplicationRuntime, id_: str, change: _Change
+) -> dict[str, Any]:
+    application = application_service.get_application_or_404(db, access.studio, id_)
+    with _in_aws_names():
+        change(db, application, access.principal)
+    db.commit()
+    applications.wake(application.id)
+    return {}
+
+
+@router.post(
+    "/applications/{applicationId}/start", openapi_extra=requires(Action.APPLICATION_START)
+)
+def start_application(
+    applicationId: str,  # noqa: N803
+    access: Authorized,
+    db: Db,
+    applications: Applications,
+) -> dict[str, Any]:
+    """StartApplication: STARTING, then STARTED once its driver is warm."""
+    return _change(db, access, applications, applicationId, application_service.start_application)
+
+
+@router.post("/applications/{applicationId}/stop", openapi_extra=requires(Action.APPLICATION_STOP))
+def stop_application(
+    applicationId: str,  # noqa: N803
+    access: Authorized,
+    db: Db,
+    applications: Applications,
+) -> dict[str, Any]:
+    """StopApplication: STOPPING, then STOPPED (nothing to do when nothing runs)."""
+    return _change(db, access, applications, applicationId, application_service.stop_application)
+
+
+@router.delete("/applications/{applicationId}", openapi_extra=requires(Action.APPLICATION_DELETE))
+def delete_application(
+    applicationId: str,  # noqa: N803
+    access: Authorized,
+    db: Db,
+    applications: Applications,
+) -> dict[str, Any]:
+    """DeleteApplication: a CREATED or STOPPED application becomes TERMINATED."""
+    return _change(db, access, applications, applicationId, application_service.delete_application)
+
+
+def _tagged(db: Session, access: AwsAccess, arn: str) -> Application:
+    application_id = shapes.application_id_of(arn, access.region, access.studio.id)
+    return application_service.get_application_or_404(db, access.studio, application_id)
+
+
+@router.get("/tags/{resourceArn:path}", openapi_extra=requires(Action.APPLICATION_DESCRIBE))
+def list_tags_for_resource(resourceArn: str, access: Authorized, db: Db) -> dict[str, Any]:  # noqa: N803
+    """ListTagsForResource: an application's tags."""
+    return {"tags": dict(_tagged(db, access, resourceArn).tags)}
+
+
+@router.post("/tags/{resourceArn:path}", openapi_extra=requires(Action.APPLICATION_UPDATE))
+def tag_resource(
+    resourceArn: str,  # noqa: N803
+    body: JsonBody,
+    access: Authorized,
+    db: Db,
+) -> dict[str, Any]:
+    """TagResource: add or replace an application's tags."""
+    tags = shapes.tags_request(body)
+    with _in_aws_names():
+        application_service.tag_application(db, _tagged(db, access, resourceArn), tags)
+    db.commit()
+    return {}
+
+
+@router.delete("/tags/{resourceArn:path}", openapi_extra=requires(Action.APPLICATION_UPDATE))
+def untag_resource(
+    resourceArn: str,  # noqa: N803
+    access: Authorized,
+    db: Db,
+    tag_keys: Annotated[list[str], Query(alias="tagKeys", min_length=1, max_length=200)],
+) -> dict[str, Any]:
+    """UntagResource: remove tags by key (keys not present are ignored)."""
+    application_service.untag_application(db, _tagged(db, access, resourceArn), tag_keys)
+    db.commit()
+    return {}
 
 
 # Operations are added above this line: the catch-all must be the router's last route.

@@ -342,6 +342,7 @@ class Application(Timestamped, Base):
     __tablename__ = "applications"
     __table_args__ = (
         UniqueConstraint("studio_id", "name", name="uq_applications_studio_name"),
+        UniqueConstraint("studio_id", "client_token", name="uq_applications_studio_client_token"),
         Index("ix_applications_studio_page", "studio_id", "id"),
         Index("ix_applications_status", "status"),
     )
@@ -364,6 +365,8 @@ class Application(Timestamped, Base):
     auto_stop_idle_timeout_minutes: Mapped[int] = mapped_column(Integer, default=15)
     scheduler_configuration: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     tags: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # The idempotency token of the EMR Serverless request that created it, if any.
+    client_token: Mapped[str | None] = mapped_column(String(64), default=None)
     status: Mapped[str] = mapped_column(String(32))
     target: Mapped[str] = mapped_column(String(32))
     status_reason_code: Mapped[str] = mapped_column(String(64), default="")

@@ -55,8 +55,31 @@ def _dump(value: Any) -> Any:
 
 
 def create_application(
-    db: Session, studio: Studio, data: ApplicationCreate, principal: Principal, *, backend: str
+    db: Session,
+    studio: Studio,
+    data: ApplicationCreate,
+    principal: Principal,
+    *,
+    backend: str,
+    client_token: str | None = None,
 ) -> Application:
+    """Create an application; with ``client_token``, once: a retry of the same request
+    (the same token and name) gets the application it created, a different request with
+    the same token a 409."""
+    if client_token is not None:
+        earlier = db.scalars(
+            select(Application).where(
+                Application.studio_id == studio.id, Application.client_token == client_token
+            )
+        ).first()
+        if earlier is not None:
+            if earlier.name != data.name:
+                raise Conflict(
+                    f"client token {client_token!r} was used to create application "
+                    f"{earlier.id} named {earlier.name}, not {data.name}",
+                    reason="IdempotencyMismatch",
+                )
+            return earlier
     check_release_label(data.release_label)
     capacity.resolve(data.initial_capacity, data.maximum_capacity)
     application = Application(
@@ -75,6 +98,7 @@ def create_application(
         auto_stop_idle_timeout_minutes=data.auto_stop_configuration.idle_timeout_minutes,
         scheduler_configuration=_dump(data.scheduler_configuration),
         tags=dict(data.tags),
+        client_token=client_token,
     )
     lifecycle.initialize(
         db,
