@@ -134,6 +134,25 @@ def running_control_plane(
         yield plane
 
 
+def _wait_until_none_left(
+    database: Database,
+    model: Any,
+    ids: list[str],
+    still: Any,
+    *,
+    timeout: float,
+    poll: float,
+    what: str,
+) -> None:
+    """Poll until none of ``ids`` matches ``still`` (a SQL condition on ``model``)."""
+    deadline = time.monotonic() + timeout
+    while ids and time.monotonic() < deadline:
+        time.sleep(poll)
+        with database.session(write=False) as db:
+            ids = list(db.scalars(select(model.id).where(model.id.in_(ids), still)))
+    assert not ids, f"{what}: {ids}"
+
+
 def stop_every_workspace(plane: ControlPlane, timeout: float = 60.0) -> None:
     """Stop every workspace server of ``plane`` and wait until all are stopped."""
     database = plane.prepared.database
@@ -148,20 +167,16 @@ def stop_every_workspace(plane: ControlPlane, timeout: float = 60.0) -> None:
         ids = [workspace.id for workspace in running]
     for workspace_id in ids:
         plane.workspaces.wake(workspace_id)
-    deadline = time.monotonic() + timeout
-    while ids and time.monotonic() < deadline:
-        time.sleep(0.2)
-        with database.session(write=False) as db:
-            ids = list(
-                db.scalars(
-                    select(Workspace.id).where(
-                        Workspace.id.in_(ids),
-                        (Workspace.server_url != "")
-                        | (Workspace.status != WorkspaceStatus.STOPPED),
-                    )
-                )
-            )
-    assert not ids, f"workspace servers still running: {ids}"
+    serving = (Workspace.server_url != "") | (Workspace.status != WorkspaceStatus.STOPPED)
+    _wait_until_none_left(
+        database,
+        Workspace,
+        ids,
+        serving,
+        timeout=timeout,
+        poll=0.2,
+        what="workspace servers still running",
+    )
 
 
 def _poll_status(
@@ -207,18 +222,15 @@ def end_every_cluster(plane: ControlPlane, timeout: float = 180.0) -> None:
         ids = [cluster.id for cluster in live]
     for cluster_id in ids:
         plane.clusters.wake(cluster_id)
-    deadline = time.monotonic() + timeout
-    while ids and time.monotonic() < deadline:
-        time.sleep(0.5)
-        with database.session(write=False) as db:
-            ids = list(
-                db.scalars(
-                    select(Cluster.id).where(
-                        Cluster.id.in_(ids), Cluster.status.not_in(CLUSTER_ENDED)
-                    )
-                )
-            )
-    assert not ids, f"clusters still not terminated: {ids}"
+    _wait_until_none_left(
+        database,
+        Cluster,
+        ids,
+        Cluster.status.not_in(CLUSTER_ENDED),
+        timeout=timeout,
+        poll=0.5,
+        what="clusters still not terminated",
+    )
 
 
 def stop_every_application(plane: ControlPlane, timeout: float = 120.0) -> None:
@@ -236,18 +248,15 @@ def stop_every_application(plane: ControlPlane, timeout: float = 120.0) -> None:
         ids = [application.id for application in live]
     for application_id in ids:
         plane.applications.wake(application_id)
-    deadline = time.monotonic() + timeout
-    while ids and time.monotonic() < deadline:
-        time.sleep(0.5)
-        with database.session(write=False) as db:
-            ids = list(
-                db.scalars(
-                    select(Application.id).where(
-                        Application.id.in_(ids), Application.status.in_(running)
-                    )
-                )
-            )
-    assert not ids, f"applications still running: {ids}"
+    _wait_until_none_left(
+        database,
+        Application,
+        ids,
+        Application.status.in_(running),
+        timeout=timeout,
+        poll=0.5,
+        what="applications still running",
+    )
 
 
 def wait_for_application(

@@ -10,6 +10,8 @@ from sparkstudio.cli.common import (
     EVENT_COLUMNS,
     JsonOption,
     StudioOption,
+    TagOption,
+    TimeoutOption,
     connect,
     looks_like_id,
     parse_tags,
@@ -22,9 +24,7 @@ from sparkstudio.schemas.applications import ApplicationPublic
 
 app = typer.Typer(no_args_is_help=True)
 
-TagOption = Annotated[list[str] | None, typer.Option("--tag", help="KEY=VALUE (repeatable).")]
 WaitOption = Annotated[bool, typer.Option("--wait", help="Wait until it gets there.")]
-TimeoutOption = Annotated[float, typer.Option(help="Seconds to wait at most.")]
 Size = Annotated[str | None, typer.Option()]
 _COLUMNS = [
     ("ID", lambda a: a.id),

@@ -14,6 +14,8 @@ from sparkstudio.cli.common import (
     EVENT_COLUMNS,
     JsonOption,
     StudioOption,
+    TagOption,
+    TimeoutOption,
     connect,
     looks_like_id,
     parse_tags,
@@ -28,14 +30,12 @@ from sparkstudio.schemas.clusters import ClusterPublic
 
 app = typer.Typer(no_args_is_help=True)
 
-TagOption = Annotated[list[str] | None, typer.Option("--tag", help="KEY=VALUE (repeatable).")]
 NetworkOption = Annotated[
     str | None, typer.Option(help="One of the studio's networks; its first one by default.")
 ]
 NoWaitOption = Annotated[
     bool, typer.Option("--no-wait", help="Return at once instead of waiting until it is usable.")
 ]
-TimeoutOption = Annotated[float, typer.Option(help="Seconds to wait at most.")]
 _COLUMNS = [
     ("ID", lambda c: c.id),
     ("NAME", lambda c: c.name),

@@ -19,6 +19,8 @@ from sparkstudio.errors import StudioError, Unauthenticated
 from sparkstudio.schemas.common import StatusReason
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")]
+TagOption = Annotated[list[str] | None, typer.Option("--tag", help="KEY=VALUE (repeatable).")]
+TimeoutOption = Annotated[float, typer.Option(help="Seconds to wait at most.")]
 StudioOption = Annotated[
     str | None,
     typer.Option(

@@ -13,6 +13,8 @@ from sparkstudio.cli.common import (
     EVENT_COLUMNS,
     JsonOption,
     StudioOption,
+    TagOption,
+    TimeoutOption,
     connect,
     looks_like_id,
     parse_tags,
@@ -32,14 +34,12 @@ app.add_typer(
     help="Git repositories cloned into a workspace's files (at most three).",
 )
 
-TagOption = Annotated[list[str] | None, typer.Option("--tag", help="KEY=VALUE (repeatable).")]
 IdleTimeoutOption = Annotated[
     int | None,
     typer.Option(
         "--idle-timeout", help="Seconds without activity before the server stops (60-604800)."
     ),
 ]
-TimeoutOption = Annotated[float, typer.Option(help="Seconds to wait at most.")]
 _BROWSER_LOGIN = "your browser must be logged in to the sparkstudio console"
 
 

@@ -9,8 +9,6 @@ cluster's status; the API only writes its target and worker bounds.
 from __future__ import annotations
 
 import logging
-import math
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,6 +27,7 @@ from sparkstudio.backends.base import (
     State,
     Worker,
 )
+from sparkstudio.backends.supervision import LookMemory, ScalingWords, decide_workers
 from sparkstudio.db.base import utcnow
 from sparkstudio.db.models import Cluster, WorkerUsage
 from sparkstudio.db.session import Database
@@ -46,19 +45,14 @@ CLEAN_ENDINGS = frozenset({"USER_REQUEST", "IDLE_TIMEOUT"})
 # A cluster goes back to WAITING only after this long without a running job, so that
 # interactive work (a query every few seconds) does not flap between the two states.
 WAITING_AFTER_SECONDS = 10.0
-BACKLOG_POLLS = 2  # a backlog seen this many looks in a row triggers scaling out
 STARTING_POLL_SECONDS = 1.0
 _S = ClusterStatus
-
-
-@dataclass
-class _Memory:
-    """What this process remembers of a cluster between looks (not worth storing)."""
-
-    adopted: bool = False  # launched or re-adopted by this process
-    jobs_seen: int | None = None
-    backlog_polls: int = 0
-    idle_since: dict[str, float] = field(default_factory=dict)
+WORKER_WORDS = ScalingWords(
+    below="below the minimum of {n} workers",
+    above="above the maximum of {n} workers",
+    backlog="{n} task(s) waiting for a free core",
+    idle="worker(s) without executors for {s} s",
+)
 
 
 @dataclass(frozen=True)
@@ -125,7 +119,7 @@ class ClusterController:
     ) -> None:
         self.settings, self.database = settings, database
         self.backends, self.history = backends, history
-        self._memory: dict[str, _Memory] = {}
+        self._memory: dict[str, LookMemory] = {}
 
     # -- the handler --------------------------------------------------------------------
 
@@ -180,7 +174,7 @@ class ClusterController:
         except Exception as error:  # the backend stopped what it had started
             log.warning("cluster %s failed to launch: %s", snap.id, error)
             return self._end_soon(snap.id, "BOOTSTRAP_FAILURE", f"launch failed: {error}")
-        self._memory[snap.id] = _Memory(adopted=True)
+        self._memory[snap.id] = LookMemory(adopted=True)
         now = utcnow()
         with self._write(snap.id) as (db, cluster):
             cluster.state = state
@@ -194,7 +188,7 @@ class ClusterController:
         observation = backend.observe(snap.state or {})
         if observation.health is Health.FAILED:
             return self._end_soon(snap.id, observation.reason_code, observation.reason_message)
-        memory = self._memory.setdefault(snap.id, _Memory())
+        memory = self._memory.setdefault(snap.id, LookMemory())
         outcome = _Outcome(state=observation.state, observation=observation)
         if not memory.adopted:
             memory.adopted = True
@@ -246,16 +240,12 @@ class ClusterController:
         self,
         snap: _Snapshot,
         observation: Observation,
-        memory: _Memory,
+        memory: LookMemory,
         outcome: _Outcome,
         now: datetime,
     ) -> None:
         activity = observation.activity
-        busy = False
-        if activity is not None:
-            jobs_ran = memory.jobs_seen is not None and activity.all_jobs != memory.jobs_seen
-            busy = activity.busy or jobs_ran
-            memory.jobs_seen = activity.all_jobs
+        busy = memory.saw_activity(observation)
         last_activity = now if busy else snap.last_activity_at
         if snap.status in (_S.STARTING, _S.BOOTSTRAPPING):
             last_activity = now  # the idle clock starts when the cluster is usable
@@ -289,40 +279,22 @@ class ClusterController:
         snap: _Snapshot,
         backend: Backend,
         observation: Observation,
-        memory: _Memory,
+        memory: LookMemory,
         outcome: _Outcome,
     ) -> None:
         """Managed scaling within [workers_min, workers_max] (one decision per look)."""
         current = len(backend.workers(outcome.state))
-        low, high = snap.workers_min, snap.workers_max
-        cores = int(snap.spec.get("worker_cores", 1)) or 1
-        activity = observation.activity
-        pending = activity.pending_tasks if activity else 0
-        running = activity.running_tasks if activity else 0
-        memory.backlog_polls = memory.backlog_polls + 1 if pending > 0 else 0
-        clock = time.monotonic()
-        idle_now = set(observation.idle_workers)
-        memory.idle_since = {name: memory.idle_since.get(name, clock) for name in idle_now}
-        long_idle = [
-            name
-            for name, since in memory.idle_since.items()
-            if clock - since >= self.settings.scale_in_idle_seconds
-        ]
-        desired, why = current, ""
-        if current < low:
-            desired, why = low, f"below the minimum of {low} workers"
-        elif current > high:
-            desired, why = high, f"above the maximum of {high} workers"
-        elif memory.backlog_polls >= BACKLOG_POLLS and current < high:
-            # Size to the whole demand (running + waiting tasks), not current + backlog:
-            # workers started a moment ago and not yet running executors already count.
-            wanted = math.ceil((running + pending) / cores)
-            if wanted > current:
-                desired = min(high, wanted)
-                why = f"{pending} task(s) waiting for a free core"
-        elif pending == 0 and long_idle and current > low:
-            desired = max(low, current - len(long_idle))
-            why = f"worker(s) without executors for {self.settings.scale_in_idle_seconds} s"
+        decision = decide_workers(
+            memory,
+            observation,
+            current=current,
+            low=snap.workers_min,
+            high=snap.workers_max,
+            cores_per_worker=int(snap.spec.get("worker_cores", 1)) or 1,
+            idle_seconds=self.settings.scale_in_idle_seconds,
+            words=WORKER_WORDS,
+        )
+        desired, why, long_idle = decision.desired, decision.why, decision.long_idle
         if desired == current:
             return
         _rescale(backend, outcome, desired, remove_first=long_idle)

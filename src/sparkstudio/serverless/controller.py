@@ -8,11 +8,9 @@ and writes what it saw in one short transaction; only this code changes a status
 from __future__ import annotations
 
 import logging
-import math
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -20,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from sparkstudio import lifecycle
 from sparkstudio.backends.base import Backend, Health, LaunchRequest, Observation, State
+from sparkstudio.backends.supervision import LookMemory, ScalingWords, decide_workers
 from sparkstudio.db.base import utcnow
 from sparkstudio.db.models import Application
 from sparkstudio.db.session import Database
@@ -32,18 +31,13 @@ log = logging.getLogger("sparkstudio.serverless")
 
 ACTOR = "sparkstudio"
 STARTING_POLL_SECONDS = 1.0
-BACKLOG_POLLS = 2  # a backlog seen this many looks in a row grows the application
 _S = ApplicationStatus
-
-
-@dataclass
-class _Memory:
-    """What this process remembers of an application between looks."""
-
-    adopted: bool = False
-    jobs_seen: int | None = None
-    backlog_polls: int = 0
-    idle_since: dict[str, float] = field(default_factory=dict)
+EXECUTOR_WORDS = ScalingWords(
+    below="below the initial capacity of {n} executor worker(s)",
+    above="above the maximum capacity's {n} executor worker(s)",
+    backlog="{n} task(s) waiting for a core",
+    idle="executor worker(s) idle for {s} s",
+)
 
 
 @dataclass(frozen=True)
@@ -84,7 +78,7 @@ class ApplicationController:
         self, settings: Settings, database: Database, backends: Callable[[str], Backend]
     ) -> None:
         self.settings, self.database, self.backends = settings, database, backends
-        self._memory: dict[str, _Memory] = {}
+        self._memory: dict[str, LookMemory] = {}
 
     def handle(self, application_id: str) -> float | None:
         """Take one step towards the application's target; returns when to look again."""
@@ -159,7 +153,7 @@ class ApplicationController:
         except Exception as error:  # the backend stopped what it had started
             log.warning("application %s failed to start: %s", snap.id, error)
             return self._stop_soon(snap.id, Reason("BOOTSTRAP_FAILURE", f"start failed: {error}"))
-        self._memory[snap.id] = _Memory(adopted=True)
+        self._memory[snap.id] = LookMemory(adopted=True)
         with self._write(snap.id) as (_, app):
             app.state = state
             app.started_at, app.stopped_at = utcnow(), None
@@ -172,7 +166,7 @@ class ApplicationController:
         if observation.health is Health.FAILED:
             reason = Reason(observation.reason_code, observation.reason_message)
             return self._stop_soon(snap.id, reason)
-        memory = self._memory.setdefault(snap.id, _Memory())
+        memory = self._memory.setdefault(snap.id, LookMemory())
         notes: list[Reason] = []
         if not memory.adopted:
             memory.adopted = True
@@ -186,7 +180,7 @@ class ApplicationController:
         to: tuple[str, Reason] | None = None
         stop: Reason | None = None
         if observation.health is Health.READY:
-            busy = self._busy(observation, memory)
+            busy = memory.saw_activity(observation)
             if snap.status == _S.STARTING:
                 last_activity = now  # the idle clock starts when the warm capacity is ready
                 url = observation.endpoints.connect_url if observation.endpoints else ""
@@ -222,54 +216,31 @@ class ApplicationController:
         still_starting = to is None and snap.status == _S.STARTING
         return STARTING_POLL_SECONDS if still_starting else self.settings.cluster_poll_seconds
 
-    @staticmethod
-    def _busy(observation: Observation, memory: _Memory) -> bool:
-        activity = observation.activity
-        if activity is None:
-            return False
-        ran = memory.jobs_seen is not None and activity.all_jobs != memory.jobs_seen
-        memory.jobs_seen = activity.all_jobs
-        return activity.busy or ran
-
     def _scale(
         self,
         snap: _Snapshot,
         backend: Backend,
         observation: Observation,
-        memory: _Memory,
+        memory: LookMemory,
         notes: list[Reason],
     ) -> State:
         """Keep the warm executors, grow on a backlog up to the maximum, shrink when idle."""
         state = observation.state
         current = len(backend.workers(state))
         low = max(snap.capacity.executors_initial, 1)
-        high = snap.capacity.executors_max
-        activity = observation.activity
-        pending = activity.pending_tasks if activity else 0
-        running = activity.running_tasks if activity else 0
-        memory.backlog_polls = memory.backlog_polls + 1 if pending > 0 else 0
-        clock = time.monotonic()
-        idle = set(observation.idle_workers)
-        memory.idle_since = {name: memory.idle_since.get(name, clock) for name in idle}
-        long_idle = [
-            name
-            for name, since in memory.idle_since.items()
-            if clock - since >= self.settings.scale_in_idle_seconds
-        ]
-        desired, why = current, ""
-        if observation.lost_workers:
+        decision = decide_workers(
+            memory,
+            observation,
+            current=current,
+            low=low,
+            high=snap.capacity.executors_max,
+            cores_per_worker=snap.capacity.executor.cpu,
+            idle_seconds=self.settings.scale_in_idle_seconds,
+            words=EXECUTOR_WORDS,
+        )
+        desired, why, long_idle = decision.desired, decision.why, decision.long_idle
+        if observation.lost_workers and desired == current:
             why = f"replacing lost worker(s) {', '.join(observation.lost_workers)}"
-        if current < low:
-            desired, why = low, f"below the initial capacity of {low} executor worker(s)"
-        elif current > high:
-            desired, why = high, f"above the maximum capacity's {high} executor worker(s)"
-        elif memory.backlog_polls >= BACKLOG_POLLS and current < high:
-            wanted = math.ceil((running + pending) / max(snap.capacity.executor.cpu, 1))
-            if wanted > current:
-                desired, why = min(high, wanted), f"{pending} task(s) waiting for a core"
-        elif pending == 0 and long_idle and current > low:
-            desired = max(low, current - len(long_idle))
-            why = f"executor worker(s) idle for {self.settings.scale_in_idle_seconds} s"
         if desired == current and not observation.lost_workers:
             return state
         state = backend.scale(state, desired, remove_first=long_idle)
