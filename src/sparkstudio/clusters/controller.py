@@ -334,7 +334,7 @@ class ClusterController:
             _close_usage(db, cluster.id, outcome.ended_workers, now)
             for worker in outcome.started_workers:
                 db.add(_usage(cluster, worker, now))
-            if outcome.terminate is not None:
+            if outcome.terminate is not None and not _touched_since(snap, cluster, outcome):
                 request_termination(cluster, outcome.terminate.code, outcome.terminate.message)
 
     # -- terminate ----------------------------------------------------------------------
@@ -383,6 +383,13 @@ def _usage(cluster: Cluster, worker: Worker, now: datetime) -> WorkerUsage:
         memory_mib=worker.memory_mib,
         started_at=now,
     )
+
+
+def _touched_since(snap: _Snapshot, cluster: Cluster, outcome: _Outcome) -> bool:
+    """An idle ending is void if an attached notebook touched the cluster after our look."""
+    if outcome.terminate is None or outcome.terminate.code != "IDLE_TIMEOUT":
+        return False
+    return cluster.last_activity_at > snap.last_activity_at
 
 
 def _close_usage(db: Session, cluster_id: str, workers: list[str] | None, now: datetime) -> None:
