@@ -185,3 +185,38 @@ APPLICATION = TransitionTable(
         _A.TERMINATED: frozenset(),
     },
 )
+
+
+class JobRunStatus(StrEnum):
+    """EMR Serverless's job run states."""
+
+    SUBMITTED = "SUBMITTED"
+    QUEUED = "QUEUED"  # waiting for a run slot of the application (max concurrent runs)
+    PENDING = "PENDING"  # waiting for the application to start and for capacity
+    SCHEDULED = "SCHEDULED"  # given its capacity; its process is starting
+    RUNNING = "RUNNING"
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+    CANCELLING = "CANCELLING"
+    CANCELLED = "CANCELLED"
+
+
+_J = JobRunStatus
+JOB_RUN_ENDED = frozenset({_J.SUCCESS, _J.FAILED, _J.CANCELLED})
+JOB_RUN = TransitionTable(
+    kind="job run",
+    initial=_J.SUBMITTED,
+    terminal=JOB_RUN_ENDED,
+    moves={
+        _J.SUBMITTED: frozenset({_J.QUEUED, _J.PENDING, _J.FAILED, _J.CANCELLED}),
+        _J.QUEUED: frozenset({_J.PENDING, _J.FAILED, _J.CANCELLED}),
+        _J.PENDING: frozenset({_J.SCHEDULED, _J.FAILED, _J.CANCELLED}),
+        _J.SCHEDULED: frozenset({_J.RUNNING, _J.PENDING, _J.FAILED, _J.CANCELLING}),
+        # Back to PENDING: the attempt failed and the retry policy allows another one.
+        _J.RUNNING: frozenset({_J.SUCCESS, _J.FAILED, _J.PENDING, _J.CANCELLING}),
+        _J.CANCELLING: frozenset({_J.CANCELLED}),
+        _J.SUCCESS: frozenset(),
+        _J.FAILED: frozenset(),
+        _J.CANCELLED: frozenset(),
+    },
+)

@@ -108,6 +108,13 @@ class Settings(BaseSettings):
         le=86400,
         description="Managed scaling stops a worker that has run no executor for this long.",
     )
+    serverless_warm_runners: int = Field(
+        default=2,
+        ge=0,
+        le=64,
+        description="Job runners each started application keeps warm (PySpark imported, "
+        "a Spark Connect query run), so that a job run starts in milliseconds.",
+    )
     history_server: bool = Field(
         default=True,
         description="Run a Spark history server for the event logs of every cluster.",

@@ -100,6 +100,10 @@ class Action(StrEnum):
     APPLICATION_START = "application:Start"
     APPLICATION_STOP = "application:Stop"
     APPLICATION_DELETE = "application:Delete"
+    JOB_RUN_START = "job-run:Start"
+    JOB_RUN_LIST = "job-run:List"
+    JOB_RUN_DESCRIBE = "job-run:Describe"
+    JOB_RUN_CANCEL = "job-run:Cancel"
     USAGE_DESCRIBE = "usage:Describe"
     AUDIT_LIST = "audit:List"
 
@@ -288,6 +292,20 @@ ACTIONS: dict[Action, ActionSpec] = {
         _studio(
             A.APPLICATION_DELETE, _BOTH, "application", "Delete a CREATED or STOPPED application."
         ),
+        _studio(
+            A.JOB_RUN_START,
+            _BOTH,
+            "application",
+            "Submit a job run to an application (starting it if auto-start is on).",
+        ),
+        _studio(A.JOB_RUN_LIST, _BOTH, "application", "List an application's job runs."),
+        _studio(
+            A.JOB_RUN_DESCRIBE,
+            _BOTH,
+            "application",
+            "Describe a job run, its attempts, its logs and its Spark UI.",
+        ),
+        _studio(A.JOB_RUN_CANCEL, _BOTH, "application", "Cancel a job run."),
         _studio(A.USAGE_DESCRIBE, _BOTH, "usage", "Report the studio's core and memory usage."),
         _platform(A.AUDIT_LIST, "Read and export the audit trail of changes and denied attempts."),
     )

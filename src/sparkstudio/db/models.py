@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -379,6 +380,74 @@ class Application(Timestamped, Base):
     last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class JobRun(Timestamped, Base):
+    """One job run of a serverless application (EMR Serverless's fields).
+
+    ``created_at`` is when it was submitted; each try is a :class:`JobRunAttempt`.
+    """
+
+    __tablename__ = "job_runs"
+    __table_args__ = (
+        UniqueConstraint("application_id", "client_token", name="uq_job_runs_app_client_token"),
+        Index("ix_job_runs_application_page", "application_id", "id"),
+        Index("ix_job_runs_status", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    application_id: Mapped[str] = mapped_column(ForeignKey("applications.id", ondelete="RESTRICT"))
+    studio_id: Mapped[str] = mapped_column(ForeignKey("studios.id", ondelete="RESTRICT"))
+    name: Mapped[str] = mapped_column(String(256), default="")
+    created_by: Mapped[str] = mapped_column(String(64))
+    execution_role_arn: Mapped[str] = mapped_column(String(2048), default="")
+    release_label: Mapped[str] = mapped_column(String(64))
+    # sparkSubmit: entry point (a path or an object-store URI), its arguments, parameters.
+    entry_point: Mapped[str] = mapped_column(Text)
+    entry_point_arguments: Mapped[list[str]] = mapped_column(JSON, default=list)
+    spark_submit_parameters: Mapped[str] = mapped_column(Text, default="")
+    configuration_overrides: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    tags: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    execution_timeout_minutes: Mapped[int] = mapped_column(Integer, default=720)  # 0: none
+    max_attempts: Mapped[int] = mapped_column(Integer, default=1)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    client_token: Mapped[str | None] = mapped_column(String(64), default=None)
+    # CONNECT (on the warm driver) or CLASSIC (spark-submit on the application's workers).
+    runtime: Mapped[str] = mapped_column(String(16), default="")
+    runtime_reason: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(32))
+    status_reason_code: Mapped[str] = mapped_column(String(64), default="")
+    status_reason_message: Mapped[str] = mapped_column(Text, default="")
+    # Where the logs go: the monitoring log URI, or the studio's storage.
+    log_uri: Mapped[str] = mapped_column(String(1024), default="")
+    # The running attempt's process (pid, paths); never shown.
+    state: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    ui_url: Mapped[str] = mapped_column(String(512), default="")
+    spark_app_id: Mapped[str] = mapped_column(String(128), default="")
+    queued_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    running_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class JobRunAttempt(Base):
+    """One try of a job run; a retry policy may allow several."""
+
+    __tablename__ = "job_run_attempts"
+
+    job_run_id: Mapped[str] = mapped_column(
+        ForeignKey("job_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    attempt: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(32))
+    status_reason_code: Mapped[str] = mapped_column(String(64), default="")
+    status_reason_message: Mapped[str] = mapped_column(Text, default="")
+    log_uri: Mapped[str] = mapped_column(String(1024), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
 class WorkerUsage(Base):

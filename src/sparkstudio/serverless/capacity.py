@@ -81,7 +81,22 @@ class Capacity:
             executor_memory_mib=self.executor.memory_mib,
             driver_memory_mib=self.driver.memory_mib,
             idle_timeout_seconds=idle_timeout_minutes * 60,
+            spark_conf=self.driver_conf(),
         )
+
+    def driver_conf(self) -> dict[str, str]:
+        """The warm driver holds the initial executors and asks for more only under load,
+        so that workers added for spark-submit runs are left to them."""
+        warm = str(max(self.executors_initial, 1))
+        return {
+            "spark.dynamicAllocation.enabled": "true",
+            "spark.dynamicAllocation.shuffleTracking.enabled": "true",
+            "spark.dynamicAllocation.minExecutors": warm,
+            "spark.dynamicAllocation.initialExecutors": warm,
+            "spark.dynamicAllocation.maxExecutors": str(self.executors_max),
+            "spark.dynamicAllocation.schedulerBacklogTimeout": "1s",
+            "spark.dynamicAllocation.executorIdleTimeout": "60s",
+        }
 
 
 def _gb(mib: int) -> str:

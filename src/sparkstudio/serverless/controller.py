@@ -25,6 +25,7 @@ from sparkstudio.db.session import Database
 from sparkstudio.lifecycle import APPLICATION, ApplicationStatus, Reason
 from sparkstudio.serverless.capacity import Capacity, capacity_of
 from sparkstudio.services.applications import TARGET_STARTED, TARGET_STOPPED, TARGET_TERMINATED
+from sparkstudio.services.job_runs import classic_workers_held, has_job_runs_in_progress
 from sparkstudio.settings import Settings
 
 log = logging.getLogger("sparkstudio.serverless")
@@ -75,9 +76,17 @@ class _Snapshot:
 
 class ApplicationController:
     def __init__(
-        self, settings: Settings, database: Database, backends: Callable[[str], Backend]
+        self,
+        settings: Settings,
+        database: Database,
+        backends: Callable[[str], Backend],
+        *,
+        warm: Callable[[str, str | None], None] | None = None,
     ) -> None:
         self.settings, self.database, self.backends = settings, database, backends
+        # Told after each look: the session URL of a started application's driver (its
+        # warm job runners are kept), or None (they end).
+        self.warm = warm or (lambda application_id, url: None)
         self._memory: dict[str, LookMemory] = {}
 
     def handle(self, application_id: str) -> float | None:
@@ -179,8 +188,12 @@ class ApplicationController:
         last_activity = snap.last_activity_at
         to: tuple[str, Reason] | None = None
         stop: Reason | None = None
+        with self.database.session(write=False) as db:
+            runs_active = has_job_runs_in_progress(db, snap.id)
+            classic_held = classic_workers_held(db, snap.id)
         if observation.health is Health.READY:
-            busy = memory.saw_activity(observation)
+            # A run waiting or running (spark-submit ones run beside the driver) is activity.
+            busy = memory.saw_activity(observation) or runs_active
             if snap.status == _S.STARTING:
                 last_activity = now  # the idle clock starts when the warm capacity is ready
                 url = observation.endpoints.connect_url if observation.endpoints else ""
@@ -194,7 +207,7 @@ class ApplicationController:
                     f"idle for {int(idle)} s (auto-stop after {snap.auto_stop_seconds // 60} min)",
                 )
             elif observation.managed_workers:
-                state = self._scale(snap, backend, observation, memory, notes)
+                state = self._scale(snap, backend, observation, memory, notes, classic_held)
         elif snap.status == _S.STARTING and snap.started_at is not None:
             waited = (now - snap.started_at).total_seconds()
             if waited > self.settings.cluster_start_timeout_seconds:
@@ -212,7 +225,11 @@ class ApplicationController:
             if to is not None and APPLICATION.allowed(app.status, to[0]):
                 lifecycle.transition(db, APPLICATION, app, to[0], to[1], ACTOR)
         if stop is not None:
+            self.warm(snap.id, None)
             return self._stop_soon(snap.id, stop)
+        started = snap.status == _S.STARTED or (to is not None and to[0] == _S.STARTED)
+        if started and observation.endpoints is not None and "token" in state:
+            self.warm(snap.id, f"{observation.endpoints.connect_url}/;token={state['token']}")
         still_starting = to is None and snap.status == _S.STARTING
         return STARTING_POLL_SECONDS if still_starting else self.settings.cluster_poll_seconds
 
@@ -223,11 +240,15 @@ class ApplicationController:
         observation: Observation,
         memory: LookMemory,
         notes: list[Reason],
+        classic_held: int,
     ) -> State:
-        """Keep the warm executors, grow on a backlog up to the maximum, shrink when idle."""
+        """Keep the warm executors (and those spark-submit runs hold), grow on a backlog up
+        to the maximum, shrink when idle."""
         state = observation.state
         current = len(backend.workers(state))
-        low = max(snap.capacity.executors_initial, 1)
+        low = min(
+            max(snap.capacity.executors_initial, 1) + classic_held, snap.capacity.executors_max
+        )
         decision = decide_workers(
             memory,
             observation,
@@ -254,6 +275,7 @@ class ApplicationController:
     # -- stop -----------------------------------------------------------------------------
 
     def _stop(self, snap: _Snapshot, backend: Backend) -> None:
+        self.warm(snap.id, None)  # its runners would only fail without the driver
         reason = snap.reason
         if snap.status != _S.STOPPING:
             reason = Reason("USER_REQUEST", "stopping every process")

@@ -1,0 +1,171 @@
+"""The process a job run's attempt runs in: ``python -m sparkstudio.serverless.job_runner``.
+
+It talks to the control plane through files in its directory, so that a restarted
+control plane can still follow it:
+
+- ``ready``: written once warm (PySpark imported, a Spark Connect session has run a query);
+- ``job.json``: the job, written by the control plane (a warm runner waits for it);
+- ``exit.json``: ``{"code": …, "error": …}``, written when the job ends.
+
+``connect`` mode runs a PySpark script in this interpreter against the application's
+warm Spark Connect driver; ``classic`` mode runs ``spark-submit`` (its argv is in the
+job) on the application's workers. Either way the job's stdout and stderr go to the
+files the job names. SIGTERM cancels: Connect operations are interrupted, spark-submit
+is stopped, and the exit code is 143.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import runpy
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+CONNECT_URL_ENV = "SPARKSTUDIO_JOB_CONNECT_URL"  # sc://…/;token=… (no user_id)
+JOB_POLL_SECONDS = 0.002  # how often a warm runner looks for its job
+CANCELLED_CODE = 143
+
+
+def _write(path: Path, data: dict[str, Any]) -> None:
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(data))
+    partial.replace(path)  # readers never see half a file
+
+
+def _error_line(error: BaseException) -> str:
+    lines = traceback.format_exception_only(type(error), error)
+    return lines[-1].strip()[:2000] if lines else type(error).__name__
+
+
+class Runner:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.child: subprocess.Popen[bytes] | None = None
+        self.session: Any = None
+        self.parent = os.getppid()
+
+    def finish(self, code: int, error: str = "") -> None:
+        _write(self.folder / "exit.json", {"code": code, "error": error})
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)  # no interpreter teardown: gRPC threads would only slow it
+
+    def on_sigterm(self, signum: int, frame: FrameType | None) -> None:
+        if self.child is not None and self.child.poll() is None:
+            self.child.terminate()
+            try:
+                self.child.wait(20)
+            except subprocess.TimeoutExpired:
+                self.child.kill()
+        if self.session is not None:
+            with contextlib.suppress(Exception):  # the process ends either way
+                self.session.interruptAll()  # frees the driver's cores at once
+        self.finish(CANCELLED_CODE, "cancelled")
+
+    # -- connect mode ---------------------------------------------------------------------
+
+    def warm_up(self) -> None:
+        from pyspark.sql import SparkSession
+
+        # The first session loads and exercises the client code paths; each job gets a
+        # session of its own, opened as its user.
+        url = os.environ[CONNECT_URL_ENV]
+        warm = SparkSession.builder.remote(f"{url};user_id=sparkstudio").create()
+        warm.range(1).collect()
+        warm.stop()  # released on the driver; no longer the default session
+        (self.folder / "ready").touch()
+
+    def wait_for_job(self) -> dict[str, Any]:
+        path = self.folder / "job.json"
+        while not path.exists():
+            if os.getppid() != self.parent:  # the control plane is gone: nobody will come
+                os._exit(0)
+            time.sleep(JOB_POLL_SECONDS)
+        job: dict[str, Any] = json.loads(path.read_text())
+        return job
+
+    def run_connect(self, job: dict[str, Any]) -> None:
+        from pyspark.sql import SparkSession
+
+        url = f"{os.environ[CONNECT_URL_ENV]};user_id={job['user']}"
+        os.environ["SPARK_REMOTE"] = url  # SparkSession.builder.getOrCreate() comes here
+        self._redirect(job)
+        try:
+            self.session = SparkSession.builder.remote(url).getOrCreate()
+            for key, value in job.get("conf", {}).items():
+                try:
+                    self.session.conf.set(key, value)
+                except Exception as error:  # a static setting: say so, run anyway
+                    print(f"sparkstudio: {key} not applied: {_error_line(error)}", file=sys.stderr)
+            sys.argv = [job["script"], *job["args"]]
+            sys.path.insert(0, str(Path(job["script"]).parent))
+            runpy.run_path(job["script"], run_name="__main__")
+        except SystemExit as stop:
+            code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+            self.finish(code, f"the script exited with code {code}" if code else "")
+        except BaseException as error:
+            traceback.print_exc()
+            self.finish(1, _error_line(error))
+        self.finish(0)
+
+    # -- classic mode ---------------------------------------------------------------------
+
+    def run_classic(self, job: dict[str, Any]) -> None:
+        with (
+            open(job["stdout"], "ab") as out,
+            open(job["stderr"], "ab") as err,
+        ):
+            self.child = subprocess.Popen(job["argv"], stdout=out, stderr=err, env=job["env"])  # noqa: S603
+            code = self.child.wait()
+        error = "" if code == 0 else _last_error(Path(job["stderr"]), code)
+        self.finish(code, error)
+
+    @staticmethod
+    def _redirect(job: dict[str, Any]) -> None:
+        """The job's output (and its children's) goes to its log files."""
+        for fd, name in ((1, "stdout"), (2, "stderr")):
+            target = os.open(job[name], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            os.dup2(target, fd)
+            os.close(target)
+        sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+
+
+def _last_error(stderr: Path, code: int) -> str:
+    """The most telling line of a failed spark-submit: its last exception or error."""
+    try:
+        lines = stderr.read_text(errors="replace").splitlines()[-400:]
+    except OSError:
+        lines = []
+    for line in reversed(lines):
+        text = line.strip()
+        if "Error" in text or "Exception" in text:
+            return text[:2000]
+    return f"spark-submit exited with code {code}"
+
+
+def main(argv: list[str]) -> None:
+    mode, folder = argv[0], Path(argv[1])
+    runner = Runner(folder)
+    signal.signal(signal.SIGTERM, runner.on_sigterm)
+    if mode == "classic":
+        runner.run_classic(json.loads((folder / "job.json").read_text()))
+        return
+    try:
+        runner.warm_up()
+    except Exception as error:
+        (folder / "warm-up-failed").write_text(_error_line(error))
+        os._exit(3)
+    runner.run_connect(runner.wait_for_job())
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

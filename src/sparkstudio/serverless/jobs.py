@@ -1,0 +1,549 @@
+"""Converge one job run: choose its runtime, queue it, place it, follow it, end it.
+
+``JobRunController.handle`` is the reconciler's handler for job runs. A run moves
+SUBMITTED → (QUEUED) → PENDING → SCHEDULED → RUNNING → SUCCESS | FAILED, or to
+CANCELLED (through CANCELLING once a process runs). As elsewhere, it reads a snapshot,
+acts outside any transaction, and writes each step in one short transaction; one look
+takes a run as far as it can go at once, so a warm run is RUNNING within milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sparkstudio import lifecycle
+from sparkstudio.db.base import utcnow
+from sparkstudio.db.models import Application, JobRun, JobRunAttempt
+from sparkstudio.db.session import Database
+from sparkstudio.lifecycle import (
+    JOB_RUN,
+    JOB_RUN_ENDED,
+    ApplicationStatus,
+    JobRunStatus,
+    Reason,
+)
+from sparkstudio.serverless import job_logs
+from sparkstudio.serverless.capacity import Capacity, capacity_of
+from sparkstudio.serverless.submit import (
+    CLASSIC,
+    RUNTIME_KEY,
+    SubmitParameters,
+    choose_runtime,
+    parse_parameters,
+)
+from sparkstudio.serverless.warm_pool import ExitWatcher, WarmPool, launch_runner, stop_runner
+from sparkstudio.services.applications import TARGET_STARTED
+from sparkstudio.services.job_runs import (
+    HOLDING,
+    TARGET_CANCELLED,
+    attempt_log_prefix,
+    classic_workers_held,
+)
+from sparkstudio.services.workspace_servers import storage_options
+from sparkstudio.settings import Settings
+from sparkstudio.spark import processes
+from sparkstudio.spark.home import find_spark_home
+from sparkstudio.spark.processes import ProcessRecord
+from sparkstudio.storage.stores import Store
+
+log = logging.getLogger("sparkstudio.serverless.jobs")
+
+ACTOR = "sparkstudio"
+_J = JobRunStatus
+_A = ApplicationStatus
+RUNNING_POLL_SECONDS = 1.0  # the exit watcher wakes a run sooner when it ends
+WAITING_POLL_SECONDS = 0.5
+ACTIVE = frozenset({_J.PENDING, _J.SCHEDULED, _J.RUNNING, _J.CANCELLING})
+
+
+@dataclass(frozen=True)
+class _App:
+    id: str
+    status: str
+    target: str
+    connect_url: str
+    ui_url: str
+    token: str
+    master_url: str
+    capacity: Capacity
+    max_concurrent_runs: int
+    queue_timeout_minutes: int
+
+    @classmethod
+    def of(cls, app: Application) -> _App:
+        state = app.state or {}
+        scheduler = app.scheduler_configuration or {}
+        return cls(
+            id=app.id,
+            status=app.status,
+            target=app.target,
+            connect_url=app.connect_url,
+            ui_url=app.ui_url,
+            token=str(state.get("token", "")),
+            master_url=str(state.get("master_url", "")),
+            capacity=capacity_of(app.initial_capacity, app.maximum_capacity),
+            max_concurrent_runs=int(scheduler.get("max_concurrent_runs", 15)),
+            queue_timeout_minutes=int(scheduler.get("queue_timeout_minutes", 360)),
+        )
+
+    @property
+    def session_url(self) -> str:
+        return f"{self.connect_url}/;token={self.token}"
+
+
+class JobRunController:
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        pool: WarmPool,
+        watcher: ExitWatcher,
+        wake: Callable[[str], None],
+    ) -> None:
+        self.settings, self.database, self.pool, self.watcher = settings, database, pool, watcher
+        self.wake = wake  # wakes another run (the next queued one when a run ends)
+
+    def handle(self, job_run_id: str) -> float | None:
+        """Take a run as far as it can go now; returns when to look again."""
+        for _ in range(6):  # SUBMITTED → PENDING → SCHEDULED → RUNNING in one look
+            with self.database.session(write=False) as db:
+                run = db.get(JobRun, job_run_id)
+                if run is None or run.status in JOB_RUN_ENDED:
+                    return None
+                app_row = db.get(Application, run.application_id)
+                assert app_row is not None  # runs are never without their application
+                db.expunge(run)
+                app = _App.of(app_row)
+            before = run.status
+            delay = self._step(run, app)
+            if delay is not None or self._status(job_run_id) == before:
+                return delay
+        return 0.0
+
+    def _status(self, job_run_id: str) -> str:
+        with self.database.session(write=False) as db:
+            run = db.get(JobRun, job_run_id)
+            return run.status if run is not None else ""
+
+    def _step(self, run: JobRun, app: _App) -> float | None:
+        if run.target == TARGET_CANCELLED:
+            return self._cancel(run, Reason("USER_REQUEST", "cancelled on request"))
+        if run.status == _J.SUBMITTED:
+            return self._submitted(run, app)
+        if run.status == _J.QUEUED:
+            return self._queued(run, app)
+        if run.status == _J.PENDING:
+            return self._pending(run, app)
+        if run.status in (_J.SCHEDULED, _J.RUNNING):
+            return self._follow(run, app)
+        if run.status == _J.CANCELLING:
+            return self._cancel(run, Reason(run.status_reason_code, run.status_reason_message))
+        return None
+
+    @contextmanager
+    def _write(self, job_run_id: str) -> Iterator[tuple[Session, JobRun]]:
+        with self.database.transaction() as db:
+            run = db.scalars(
+                select(JobRun).where(JobRun.id == job_run_id).with_for_update(of=JobRun)
+            ).one()
+            yield db, run
+
+    def _move(self, db: Session, run: JobRun, to: str, reason: Reason) -> None:
+        lifecycle.transition(db, JOB_RUN, run, to, reason, ACTOR)
+        attempt = db.get(JobRunAttempt, (run.id, run.attempt))
+        if attempt is not None:
+            attempt.status = to
+            attempt.status_reason_code, attempt.status_reason_message = reason.code, reason.message
+            if to == _J.RUNNING:
+                attempt.started_at = utcnow()
+            if to in JOB_RUN_ENDED:
+                attempt.ended_at = utcnow()
+
+    def _fail(self, run: JobRun, code: str, message: str) -> None:
+        with self._write(run.id) as (db, row):
+            self._end(db, row, _J.FAILED, Reason(code, message))
+
+    def _end(self, db: Session, run: JobRun, to: str, reason: Reason) -> None:
+        now = utcnow()
+        self._move(db, run, to, reason)
+        run.ended_at = now
+        if run.started_at is None:  # it never ran: all of its life was queued
+            run.queued_seconds = (now - run.created_at).total_seconds()
+        self._wake_next_queued(db, run.application_id)
+
+    def _wake_next_queued(self, db: Session, application_id: str) -> None:
+        waiting = db.scalars(
+            select(JobRun.id)
+            .where(JobRun.application_id == application_id, JobRun.status == _J.QUEUED)
+            .order_by(JobRun.id)
+            .limit(1)
+        ).first()
+        if waiting is not None:
+            self.wake(waiting)
+
+    # -- SUBMITTED: choose the runtime, queue or go -----------------------------------------
+
+    def _submitted(self, run: JobRun, app: _App) -> float | None:
+        folder = job_logs.attempt_dir(self.settings, run, run.attempt)
+        try:
+            script = self._fetch_entry_point(run, folder)
+        except (OSError, ValueError) as error:
+            self._fail(run, "ENTRY_POINT_NOT_FOUND", f"{run.entry_point}: {error}")
+            return None
+        params = parse_parameters(run.spark_submit_parameters)
+        runtime, why = choose_runtime(script, params, self._conf(run, params))
+        with self._write(run.id) as (db, row):
+            row.runtime, row.runtime_reason = runtime, why
+            row.state = {"script": str(script)}
+            queued = _count(db, run.application_id, {_J.QUEUED}, before=run.id)
+            active = _count(db, run.application_id, ACTIVE)
+            if queued or active >= app.max_concurrent_runs:
+                message = (
+                    f"{active} run(s) active of at most {app.max_concurrent_runs}; "
+                    f"{queued} queued ahead of it"
+                )
+                self._move(db, row, _J.QUEUED, Reason("CONCURRENCY_LIMIT", message))
+            else:
+                self._move(db, row, _J.PENDING, self._pending_reason(app))
+        return None
+
+    def _fetch_entry_point(self, run: JobRun, folder: Path) -> Path:
+        """The script on this host: a local path as is, an object-store one copied here."""
+        entry = run.entry_point
+        if entry.startswith("/"):
+            path = Path(entry)
+            if not path.is_file():
+                raise FileNotFoundError("no such file on this host")
+            return path
+        if not entry.startswith(("file:///", "s3://")):
+            raise ValueError("an entry point is an absolute path, a file:/// or an s3:// URI")
+        store = Store.open(entry, storage_options(self.settings, entry))
+        entry_info = store.stat(store.root)
+        if entry_info is None or entry_info.is_dir:
+            raise FileNotFoundError("no such object")
+        folder.mkdir(parents=True, exist_ok=True)
+        local = folder / entry.rstrip("/").rsplit("/", 1)[-1]
+        store.fs.get_file(store.root, str(local))
+        return local
+
+    @staticmethod
+    def _conf(run: JobRun, params: SubmitParameters) -> dict[str, str]:
+        """spark-defaults overrides, then spark-submit's --conf (which wins, as in Spark)."""
+        conf: dict[str, str] = {}
+        for configuration in run.configuration_overrides.get("application_configuration", []):
+            conf.update(configuration.get("properties", {}))
+        conf.update(params.conf)
+        return conf
+
+    @staticmethod
+    def _pending_reason(app: _App) -> Reason:
+        if app.status == _A.STARTED:
+            return Reason("WAITING_FOR_CAPACITY", "placing it on the application's capacity")
+        return Reason("APPLICATION_STARTING", f"the application is {app.status}; it is starting")
+
+    # -- QUEUED: wait for a run slot, in order ------------------------------------------------
+
+    def _queued(self, run: JobRun, app: _App) -> float | None:
+        waited = (utcnow() - run.created_at).total_seconds()
+        if waited > app.queue_timeout_minutes * 60:
+            self._fail(
+                run,
+                "QUEUE_TIMEOUT",
+                f"queued for {int(waited)} s, longer than the application's queue timeout "
+                f"of {app.queue_timeout_minutes} min",
+            )
+            return None
+        with self._write(run.id) as (db, row):
+            first = _count(db, run.application_id, {_J.QUEUED}, before=run.id) == 0
+            active = _count(db, run.application_id, ACTIVE)
+            if first and active < app.max_concurrent_runs:
+                self._move(db, row, _J.PENDING, self._pending_reason(app))
+                return None
+        return WAITING_POLL_SECONDS
+
+    # -- PENDING: wait for the application and its capacity, then start the process ---------
+
+    def _pending(self, run: JobRun, app: _App) -> float | None:
+        if app.target != TARGET_STARTED:
+            self._fail(
+                run,
+                "APPLICATION_STOPPED",
+                f"application {app.id} is {app.status} and is not starting",
+            )
+            return None
+        if app.status != _A.STARTED or not app.token:
+            return WAITING_POLL_SECONDS
+        if run.runtime == CLASSIC:
+            return self._place_classic(run, app)
+        return self._place_connect(run, app)
+
+    def _attempt_files(self, run: JobRun) -> tuple[Path, dict[str, Any]]:
+        folder = job_logs.attempt_dir(self.settings, run, run.attempt)
+        folder.mkdir(parents=True, exist_ok=True)
+        for stream in job_logs.STREAMS:
+            (folder / stream).touch()
+        state = dict(run.state or {})
+        return folder, state
+
+    def _place_connect(self, run: JobRun, app: _App) -> float | None:
+        folder, state = self._attempt_files(run)
+        params = parse_parameters(run.spark_submit_parameters)
+        conf = {k: v for k, v in self._conf(run, params).items() if k != RUNTIME_KEY}
+        runner = self.pool.take(app.id, app.session_url)
+        job = {
+            "script": state["script"],
+            "args": run.entry_point_arguments,
+            "conf": conf,
+            "user": run.created_by,
+            "stdout": str(folder / "stdout"),
+            "stderr": str(folder / "stderr"),
+        }
+        self._scheduled(run, state, runner.folder, runner.record)
+        _write_json(runner.folder / "job.json", job)
+        self._running(run, f"on the warm Spark Connect driver of {app.id}")
+        return RUNNING_POLL_SECONDS
+
+    def _place_classic(self, run: JobRun, app: _App) -> float | None:
+        params = parse_parameters(run.spark_submit_parameters)
+        conf = {k: v for k, v in self._conf(run, params).items() if k != RUNTIME_KEY}
+        wanted = _positive(conf.get("spark.executor.instances", "1"))
+        room = app.capacity.executors_max - max(app.capacity.executors_initial, 1)
+        if wanted > room:
+            self._fail(
+                run,
+                "CAPACITY_EXCEEDED",
+                f"it needs {wanted} executor worker(s) beside the application's warm capacity; "
+                f"its maximum capacity leaves room for {room}: raise maximum_capacity",
+            )
+            return None
+        with self.database.session(write=False) as db:
+            held = classic_workers_held(db, app.id)
+        if held + wanted > room:
+            with self._write(run.id) as (db, row):
+                message = f"{held} of {room} executor worker(s) for spark-submit runs are taken"
+                if row.status_reason_code != "WAITING_FOR_CAPACITY" or (
+                    row.status_reason_message != message
+                ):
+                    lifecycle.note(db, JOB_RUN, row, Reason("WAITING_FOR_CAPACITY", message), ACTOR)
+            return WAITING_POLL_SECONDS
+        folder, state = self._attempt_files(run)
+        state["workers"] = wanted
+        argv = self._classic_argv(run, app, params, conf, folder, state["script"], wanted)
+        env = find_spark_home().environment()
+        job = {
+            "argv": argv,
+            "env": env,
+            "stdout": str(folder / "stdout"),
+            "stderr": str(folder / "stderr"),
+        }
+        runner_folder = folder / "runner"
+        runner_folder.mkdir(exist_ok=True)
+        _write_json(runner_folder / "job.json", job)
+        self._scheduled(run, state, runner_folder, None)
+        runner = launch_runner(runner_folder, "classic", env)
+        with self._write(run.id) as (_, row):
+            row.state = {**(row.state or {}), "runner": runner.record.to_json()}
+        self._running(run, f"spark-submit on the workers of {app.id}")
+        return RUNNING_POLL_SECONDS
+
+    def _classic_argv(
+        self,
+        run: JobRun,
+        app: _App,
+        params: SubmitParameters,
+        conf: dict[str, str],
+        folder: Path,
+        script: str,
+        executors: int,
+    ) -> list[str]:
+        executor = app.capacity.executor
+        events = folder / job_logs.EVENT_LOG_FOLDER
+        events.mkdir(exist_ok=True)
+        settings = {
+            "spark.executor.cores": str(executor.cpu),
+            "spark.executor.memory": f"{executor.memory_mib}m",
+            "spark.driver.memory": f"{app.capacity.driver.memory_mib}m",
+            **conf,
+            # Set last: the platform's, so that a run stays within what was reserved.
+            "spark.cores.max": str(executor.cpu * executors),
+            "spark.driver.host": "127.0.0.1",
+            "spark.driver.bindAddress": "127.0.0.1",
+            "spark.ui.port": str(processes.free_port()),
+            "spark.eventLog.enabled": "true",
+            "spark.eventLog.dir": events.as_uri(),
+        }
+        argv = [str(find_spark_home().bin("spark-submit")), "--master", app.master_url]
+        argv += ["--deploy-mode", "client", "--name", run.name or run.id]
+        if params.main_class:
+            argv += ["--class", params.main_class]
+        for option, value in params.shipped:
+            argv += [option, value]
+        for key, value in settings.items():
+            argv += ["--conf", f"{key}={value}"]
+        return [*argv, script, *run.entry_point_arguments]
+
+    def _scheduled(
+        self, run: JobRun, state: dict[str, Any], folder: Path, record: ProcessRecord | None
+    ) -> None:
+        state["runner_folder"] = str(folder)
+        if record is not None:
+            state["runner"] = record.to_json()
+        with self._write(run.id) as (db, row):
+            row.state = state
+            self._move(db, row, _J.SCHEDULED, Reason("SCHEDULED", "its process is starting"))
+        self.watcher.watch(run.id, folder / "exit.json")
+
+    def _running(self, run: JobRun, where: str) -> None:
+        with self._write(run.id) as (db, row):
+            now = utcnow()
+            row.started_at = now
+            row.queued_seconds = (now - row.created_at).total_seconds()
+            self._move(
+                db, row, _J.RUNNING, Reason("RUNNING", f"attempt {row.attempt} runs {where}")
+            )
+
+    # -- SCHEDULED / RUNNING: follow the process ----------------------------------------------
+
+    def _follow(self, run: JobRun, app: _App) -> float | None:
+        if app.target != TARGET_STARTED:
+            message = f"application {app.id} is stopping: its runs are cancelled"
+            return self._cancel(run, Reason("APPLICATION_STOPPING", message))
+        state = run.state or {}
+        folder = Path(state.get("runner_folder", ""))
+        result = _read_json(folder / "exit.json")
+        record = ProcessRecord.from_json(state["runner"]) if "runner" in state else None
+        if result is None:
+            if record is not None and processes.is_alive(record):
+                self.watcher.watch(run.id, folder / "exit.json")  # after a restart, too
+                return self._check_timeout(run)
+            result = _read_json(folder / "exit.json")  # it may have ended just now
+            if result is None:
+                result = {"code": -1, "error": "its process ended without a word (killed?)"}
+        if record is not None:
+            stop_runner(record, grace=2.0)  # reaps it
+        shutil.rmtree(folder, ignore_errors=True)  # the runner's files; the logs are elsewhere
+        code = int(result.get("code", -1))
+        self._finish_attempt(run, code, str(result.get("error", "")))
+        return None
+
+    def _check_timeout(self, run: JobRun) -> float | None:
+        limit = run.execution_timeout_minutes * 60
+        if limit and run.started_at is not None:
+            ran = (utcnow() - run.started_at).total_seconds()
+            if ran > limit:
+                minutes = run.execution_timeout_minutes
+                message = f"ran {int(ran)} s, past its execution timeout of {minutes} min"
+                return self._cancel(run, Reason("EXECUTION_TIMEOUT", message))
+        return RUNNING_POLL_SECONDS
+
+    def _finish_attempt(self, run: JobRun, code: int, error: str) -> None:
+        kept = self._keep_logs(run)
+        where = f"; its logs are in {kept}" if kept else ""
+        with self._write(run.id) as (db, row):
+            now = utcnow()
+            if row.started_at is not None:
+                row.running_seconds += (now - row.started_at).total_seconds()
+            row.state = {k: v for k, v in (row.state or {}).items() if k == "script"}
+            if code == 0:
+                self._end(db, row, _J.SUCCESS, Reason("SUCCESS", f"the job succeeded{where}"))
+                return
+            what = error or f"exit code {code}"
+            if row.attempt < row.max_attempts:
+                self._retry(db, row, what)
+                return
+            self._end(db, row, _J.FAILED, Reason("JOB_FAILED", f"{what}{where}"))
+
+    @staticmethod
+    def _retry(db: Session, run: JobRun, why: str) -> None:
+        """The retry policy allows another attempt: this one ends FAILED, the run is PENDING."""
+        ended = db.get(JobRunAttempt, (run.id, run.attempt))
+        if ended is not None:
+            ended.status, ended.ended_at = _J.FAILED, utcnow()
+            ended.status_reason_code, ended.status_reason_message = "ATTEMPT_FAILED", why
+        run.attempt += 1
+        run.started_at = None
+        db.add(
+            JobRunAttempt(
+                job_run_id=run.id,
+                attempt=run.attempt,
+                status=_J.PENDING,
+                log_uri=attempt_log_prefix(run, run.attempt),
+            )
+        )
+        message = (
+            f"attempt {run.attempt - 1} failed ({why}); attempt {run.attempt} of {run.max_attempts}"
+        )
+        lifecycle.transition(db, JOB_RUN, run, _J.PENDING, Reason("RETRYING", message), ACTOR)
+
+    def _keep_logs(self, run: JobRun) -> str:
+        try:
+            return job_logs.keep_logs(self.settings, run, run.attempt)
+        except (OSError, ValueError) as error:  # the run's outcome stands; the logs stay here
+            log.warning("job run %s: logs not copied to %s: %s", run.id, run.log_uri, error)
+            return ""
+
+    # -- cancel -------------------------------------------------------------------------------
+
+    def _cancel(self, run: JobRun, reason: Reason) -> float | None:
+        state = run.state or {}
+        if run.status not in HOLDING:
+            with self._write(run.id) as (db, row):
+                self._end(db, row, _J.CANCELLED, reason)
+            return None
+        if run.status != _J.CANCELLING:
+            with self._write(run.id) as (db, row):
+                self._move(db, row, _J.CANCELLING, reason)
+        if "runner" in state:
+            stop_runner(ProcessRecord.from_json(state["runner"]))
+        if "runner_folder" in state:
+            shutil.rmtree(state["runner_folder"], ignore_errors=True)
+        self._keep_logs(run)
+        with self._write(run.id) as (db, row):
+            now = utcnow()
+            if row.started_at is not None:
+                row.running_seconds += (now - row.started_at).total_seconds()
+            row.state = {k: v for k, v in (row.state or {}).items() if k == "script"}
+            self._end(db, row, _J.CANCELLED, reason)
+        return None
+
+
+def _count(
+    db: Session, application_id: str, statuses: frozenset[str] | set[str], *, before: str = ""
+) -> int:
+    statement = select(JobRun.id).where(
+        JobRun.application_id == application_id, JobRun.status.in_([str(s) for s in statuses])
+    )
+    if before:
+        statement = statement.where(JobRun.id < before)
+    return len(db.scalars(statement).all())
+
+
+def _positive(text: str) -> int:
+    try:
+        return max(1, int(text))
+    except ValueError:
+        return 1
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(data))
+    partial.replace(path)
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data

@@ -1,0 +1,145 @@
+"""Warm job runners: per started application, processes that have imported PySpark and
+run a query through its Spark Connect driver, each waiting for one job.
+
+A run taken from the pool starts in milliseconds instead of the seconds an interpreter
+needs to import PySpark and open its first session. Each runner runs one job and ends
+(jobs share nothing in-process); the pool starts a replacement at once. Idle runners
+end with the application, or by themselves when the control plane is gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sparkstudio.ids import new_id
+from sparkstudio.serverless.job_runner import CONNECT_URL_ENV
+from sparkstudio.spark import processes
+from sparkstudio.spark.processes import ProcessRecord
+
+RUNNER_MODULE = "sparkstudio.serverless.job_runner"
+
+
+@dataclass(frozen=True)
+class Runner:
+    folder: Path
+    record: ProcessRecord
+
+    def alive(self) -> bool:
+        return processes.is_alive(self.record)
+
+    def ready(self) -> bool:
+        return (self.folder / "ready").exists()
+
+
+def launch_runner(folder: Path, mode: str, env: dict[str, str]) -> Runner:
+    folder.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", RUNNER_MODULE, mode, str(folder)]
+    record = processes.launch(f"runner-{folder.name}", argv, env, folder / "runner.log")
+    return Runner(folder, record)
+
+
+class WarmPool:
+    def __init__(self, root: Path, size: int) -> None:
+        self.root, self.size = root, size
+        self._idle: dict[str, list[Runner]] = {}
+        self._urls: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def _launch(self, application_id: str, url: str) -> Runner:
+        folder = self.root / application_id / "runners" / new_id("rn")
+        return launch_runner(folder, "connect", {**os.environ, CONNECT_URL_ENV: url})
+
+    def keep_warm(self, application_id: str, url: str) -> None:
+        """Top the application's pool up to its size (its driver answers at ``url``)."""
+        with self._lock:
+            if self._urls.get(application_id) != url:  # a new start: the old runners are stale
+                self._drop_locked(application_id)
+                self._urls[application_id] = url
+            idle = self._idle.setdefault(application_id, [])
+            idle[:] = [runner for runner in idle if runner.alive()]
+            missing = self.size - len(idle)
+        for _ in range(missing):
+            runner = self._launch(application_id, url)
+            with self._lock:
+                self._idle.setdefault(application_id, []).append(runner)
+
+    def take(self, application_id: str, url: str) -> Runner:
+        """A runner for one job: a warm one if any (ready ones first), else a new one."""
+        with self._lock:
+            idle = [r for r in self._idle.get(application_id, []) if r.alive()]
+            if self._urls.get(application_id) == url and idle:
+                idle.sort(key=lambda r: not r.ready())
+                runner = idle.pop(0)
+                self._idle[application_id] = idle
+                return runner
+        return self._launch(application_id, url)
+
+    def drop(self, application_id: str) -> None:
+        """End the application's idle runners (it stopped)."""
+        with self._lock:
+            self._drop_locked(application_id)
+
+    def _drop_locked(self, application_id: str) -> None:
+        for runner in self._idle.pop(application_id, []):
+            stop_runner(runner.record)
+            shutil.rmtree(runner.folder, ignore_errors=True)
+        self._urls.pop(application_id, None)
+
+    def applications(self) -> list[str]:
+        with self._lock:
+            return list(self._idle)
+
+    def close(self) -> None:
+        with self._lock:
+            for application_id in list(self._idle):
+                self._drop_locked(application_id)
+
+
+def stop_runner(record: ProcessRecord, grace: float = 10.0) -> None:
+    """SIGTERM (a running job is interrupted and says so), then SIGKILL after ``grace``."""
+    with contextlib.suppress(RuntimeError):  # checked by the caller: is_alive
+        processes.stop(record, grace)
+
+
+class ExitWatcher:
+    """Wakes a run's controller the moment its runner writes ``exit.json``.
+
+    One thread looks at every running attempt's folder every few milliseconds: cheaper
+    than a thread per run, and it follows runners this process did not start.
+    """
+
+    def __init__(self, wake: Callable[[str], None], interval: float = 0.005) -> None:
+        self.wake, self.interval = wake, interval
+        self._watched: dict[str, Path] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, job_run_id: str, exit_file: Path) -> None:
+        with self._lock:
+            self._watched[job_run_id] = exit_file
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="job-exit-watcher", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            with self._lock:
+                ended = [job for job, path in self._watched.items() if path.exists()]
+                for job in ended:
+                    del self._watched[job]
+            for job in ended:
+                self.wake(job)

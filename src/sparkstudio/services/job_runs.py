@@ -1,0 +1,250 @@
+"""Job runs: submit (once per client token), list, describe, cancel, attempts.
+
+The API (and the AWS wire adapter) write a new run or a cancel target; the job run
+controller (``sparkstudio.serverless.jobs``) schedules runs and moves their states.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from pydantic import TypeAdapter
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sparkstudio import lifecycle
+from sparkstudio.auth.identity import Principal
+from sparkstudio.db.models import Application, JobRun, JobRunAttempt, Studio
+from sparkstudio.errors import Conflict, Invalid, NotFound
+from sparkstudio.ids import new_id
+from sparkstudio.lifecycle import (
+    APPLICATION,
+    JOB_RUN,
+    JOB_RUN_ENDED,
+    ApplicationStatus,
+    JobRunStatus,
+    Reason,
+)
+from sparkstudio.schemas.common import Page
+from sparkstudio.schemas.job_runs import JobRunAttemptPublic, JobRunCreate, JobRunPublic
+from sparkstudio.serverless.submit import CLASSIC, parse_parameters
+from sparkstudio.services.applications import TARGET_STARTED, TARGET_TERMINATED
+from sparkstudio.services.common import flush_or_conflict, page
+
+TARGET_RUN = "RUN"
+TARGET_CANCELLED = "CANCELLED"
+_J = JobRunStatus
+HOLDING = frozenset({_J.SCHEDULED, _J.RUNNING, _J.CANCELLING})  # a process of it may run
+IN_PROGRESS = frozenset(set(_J) - JOB_RUN_ENDED)
+LOG_FOLDER = "logs"  # under the studio's storage location, when no log URI is given
+
+
+def start_job_run(
+    db: Session,
+    studio: Studio,
+    application: Application,
+    data: JobRunCreate,
+    principal: Principal,
+    *,
+    client_token: str | None = None,
+) -> JobRun:
+    """Submit a run (SUBMITTED); with ``client_token``, once: a retry of the same request
+    gets the run it created, a different request with the same token a 409."""
+    if client_token is not None:
+        earlier = db.scalars(
+            select(JobRun).where(
+                JobRun.application_id == application.id, JobRun.client_token == client_token
+            )
+        ).first()
+        if earlier is not None:
+            if earlier.entry_point != data.job_driver.spark_submit.entry_point or (
+                earlier.name != (data.name or "")
+            ):
+                raise Conflict(
+                    f"client token {client_token!r} was used for job run {earlier.id} "
+                    f"({earlier.name or earlier.entry_point}), a different request",
+                    reason="IdempotencyMismatch",
+                )
+            return earlier
+    parse_parameters(data.job_driver.spark_submit.spark_submit_parameters)  # 422 if wrong
+    overrides = data.configuration_overrides
+    for index, configuration in enumerate(overrides.application_configuration):
+        for key in configuration.properties:
+            if not key.startswith("spark."):
+                raise Invalid.field(
+                    f"configuration_overrides.application_configuration[{index}].properties",
+                    f"spark-defaults keys start with 'spark.' (got {key!r})",
+                )
+    _start_if_needed(db, application, principal)
+    monitoring = overrides.monitoring_configuration
+    s3 = monitoring.s3_monitoring_configuration if monitoring else None
+    log_uri = s3.log_uri if s3 else f"{studio.storage_location.rstrip('/')}/{LOG_FOLDER}"
+    submit = data.job_driver.spark_submit
+    run = JobRun(
+        id=new_id("jr"),
+        application_id=application.id,
+        studio_id=studio.id,
+        name=data.name or "",
+        created_by=principal.name,
+        execution_role_arn=data.execution_role_arn,
+        release_label=application.release_label,
+        entry_point=submit.entry_point,
+        entry_point_arguments=list(submit.entry_point_arguments),
+        spark_submit_parameters=submit.spark_submit_parameters,
+        configuration_overrides=overrides.model_dump(mode="json", exclude_none=True),
+        tags=dict(data.tags),
+        execution_timeout_minutes=data.execution_timeout_minutes,
+        max_attempts=data.retry_policy.max_attempts,
+        attempt=1,
+        client_token=client_token,
+        log_uri=log_uri.rstrip("/"),
+    )
+    lifecycle.initialize(
+        db, JOB_RUN, run, Reason("USER_REQUEST", f"submitted by {principal.name}"), principal.name
+    )
+    run.target = TARGET_RUN
+    db.add(run)
+    flush_or_conflict(db, f"client token {client_token!r} is in use")
+    db.add(
+        JobRunAttempt(
+            job_run_id=run.id, attempt=1, status=run.status, log_uri=attempt_log_prefix(run, 1)
+        )
+    )
+    db.flush()
+    return run
+
+
+def _start_if_needed(db: Session, application: Application, principal: Principal) -> None:
+    """EMR's auto-start: a run submitted to a stopped application starts it."""
+    if application.status == ApplicationStatus.TERMINATED or application.target == (
+        TARGET_TERMINATED
+    ):
+        raise Conflict(
+            f"application {application.id} is {application.status}: it takes no job runs",
+            reason="InvalidState",
+        )
+    if application.target == TARGET_STARTED:
+        return
+    if not application.auto_start_enabled:
+        raise Conflict(
+            f"application {application.id} is {application.status} and auto-start is off: "
+            "start it first, or turn auto_start_configuration on",
+            reason="InvalidState",
+        )
+    application.target = TARGET_STARTED
+    message = f"auto-start: a job run was submitted by {principal.name}"
+    lifecycle.note(db, APPLICATION, application, Reason("AUTO_START", message), principal.name)
+
+
+def get_job_run_or_404(db: Session, application: Application, job_run_id: str) -> JobRun:
+    run = db.get(JobRun, job_run_id)
+    if run is None or run.application_id != application.id:
+        raise NotFound(f"no job run {job_run_id} in application {application.id}")
+    return run
+
+
+def list_job_runs(
+    db: Session,
+    application: Application,
+    *,
+    limit: int,
+    next_token: str | None,
+    states: Iterable[JobRunStatus] = (),
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+) -> Page[JobRunPublic]:
+    statement = select(JobRun).where(JobRun.application_id == application.id)
+    wanted = [state.value for state in states]
+    if wanted:
+        statement = statement.where(JobRun.status.in_(wanted))
+    if created_after is not None:
+        statement = statement.where(JobRun.created_at >= created_after)
+    if created_before is not None:
+        statement = statement.where(JobRun.created_at <= created_before)
+    rows, token = page(db, statement, JobRun.id, limit, next_token)
+    return _PAGE.validate_python({"items": [job_run_public(r) for r in rows], "next_token": token})
+
+
+_PAGE = TypeAdapter(Page[JobRunPublic])
+
+
+def job_run_public(run: JobRun) -> JobRunPublic:
+    return JobRunPublic.model_validate(
+        {
+            **{c.name: getattr(run, c.name) for c in JobRun.__table__.columns},
+            "job_driver": {
+                "spark_submit": {
+                    "entry_point": run.entry_point,
+                    "entry_point_arguments": run.entry_point_arguments,
+                    "spark_submit_parameters": run.spark_submit_parameters,
+                }
+            },
+            "retry_policy": {"max_attempts": run.max_attempts},
+            "status_reason": {"code": run.status_reason_code, "message": run.status_reason_message},
+        }
+    )
+
+
+def cancel_job_run(db: Session, run: JobRun, principal: Principal) -> JobRun:
+    """Ask for the run to stop (idempotent while cancelling); a 409 once it has ended."""
+    if run.status in JOB_RUN_ENDED:
+        raise Conflict(
+            f"job run {run.id} is {run.status}: only a run that has not ended can be cancelled",
+            reason="InvalidState",
+        )
+    if run.target != TARGET_CANCELLED:
+        run.target = TARGET_CANCELLED
+        message = f"cancel requested by {principal.name}"
+        lifecycle.note(db, JOB_RUN, run, Reason("CANCEL_REQUESTED", message), principal.name)
+        db.flush()
+    return run
+
+
+def list_attempts(db: Session, run: JobRun) -> list[JobRunAttemptPublic]:
+    rows: Sequence[JobRunAttempt] = db.scalars(
+        select(JobRunAttempt)
+        .where(JobRunAttempt.job_run_id == run.id)
+        .order_by(JobRunAttempt.attempt)
+    ).all()
+    return [
+        JobRunAttemptPublic.model_validate(
+            {
+                **{c.name: getattr(a, c.name) for c in JobRunAttempt.__table__.columns},
+                "status_reason": {"code": a.status_reason_code, "message": a.status_reason_message},
+            }
+        )
+        for a in rows
+    ]
+
+
+def attempt_log_prefix(run: JobRun, attempt: int) -> str:
+    """Where one attempt's logs are kept, laid out as EMR Serverless lays them out."""
+    return f"{run.log_uri}/applications/{run.application_id}/jobs/{run.id}/attempts/{attempt}"
+
+
+def live_job_run_ids(db: Session) -> list[str]:
+    """Runs the controller may have work on (every one not ended)."""
+    ended = [status.value for status in JOB_RUN_ENDED]
+    return list(db.scalars(select(JobRun.id).where(JobRun.status.not_in(ended))))
+
+
+def classic_workers_held(db: Session, application_id: str) -> int:
+    """Executor workers reserved by the application's spark-submit runs in progress."""
+    states = db.scalars(
+        select(JobRun.state).where(
+            JobRun.application_id == application_id,
+            JobRun.runtime == CLASSIC,
+            JobRun.status.in_([s.value for s in HOLDING]),
+        )
+    ).all()
+    return sum(int((state or {}).get("workers", 0)) for state in states)
+
+
+def has_job_runs_in_progress(db: Session, application_id: str) -> bool:
+    """Runs waiting or running keep their application from idling out."""
+    statuses = [status.value for status in IN_PROGRESS]
+    statement = select(JobRun.id).where(
+        JobRun.application_id == application_id, JobRun.status.in_(statuses)
+    )
+    return db.scalars(statement.limit(1)).first() is not None
