@@ -427,6 +427,13 @@ class JobRun(Timestamped, Base):
     spark_app_id: Mapped[str] = mapped_column(String(128), default="")
     queued_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     running_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    # Metered from the workers its attempts held (see serverless/metering.py).
+    vcpu_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    memory_gb_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    storage_gb_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    billed_vcpu_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    billed_memory_gb_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    billed_storage_gb_seconds: Mapped[float] = mapped_column(Float, default=0.0)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 

@@ -108,6 +108,12 @@ class JobRunCreate(StrictModel):
     tags: Tags = Field(default_factory=dict)
 
 
+class ResourceUtilization(BaseModel):
+    vcpu_hours: float
+    memory_gb_hours: float
+    storage_gb_hours: float
+
+
 class JobRunPublic(PublicModel):
     id: str
     application_id: str
@@ -133,6 +139,12 @@ class JobRunPublic(PublicModel):
     ended_at: datetime | None
     queued_seconds: float = Field(description="Time from submission to RUNNING.")
     running_seconds: float = Field(description="Total execution duration of its attempts.")
+    total_resource_utilization: ResourceUtilization = Field(
+        description="What the workers its attempts held used, while they ran."
+    )
+    billed_resource_utilization: ResourceUtilization = Field(
+        description="As billed: each worker for at least one minute, storage beyond 20 GB."
+    )
 
 
 class JobRunAttemptPublic(PublicModel):
@@ -148,3 +160,21 @@ class JobRunAttemptPublic(PublicModel):
 
 class DashboardPublic(BaseModel):
     url: str = Field(description="The live Spark UI while it runs; the history afterwards.")
+
+
+class JobRunUsageRow(BaseModel):
+    key: str
+    job_runs: int
+    total_resource_utilization: ResourceUtilization
+    billed_resource_utilization: ResourceUtilization
+    execution_seconds: float
+    queued_seconds: float
+
+
+class JobRunUsageReport(BaseModel):
+    studio_id: str
+    since: datetime
+    until: datetime
+    group_by: str
+    rows: list[JobRunUsageRow]
+    total: JobRunUsageRow

@@ -15,6 +15,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from sparkstudio.lifecycle import (
 )
 from sparkstudio.serverless import job_logs
 from sparkstudio.serverless.capacity import Capacity, capacity_of
+from sparkstudio.serverless.metering import Held, classic_held, connect_held, meter
 from sparkstudio.serverless.submit import (
     CLASSIC,
     RUNTIME_KEY,
@@ -73,6 +75,7 @@ class _App:
     target: str
     connect_url: str
     ui_url: str
+    workers_running: int
     token: str
     master_url: str
     capacity: Capacity
@@ -89,6 +92,7 @@ class _App:
             target=app.target,
             connect_url=app.connect_url,
             ui_url=app.ui_url,
+            workers_running=app.workers_running,
             token=str(state.get("token", "")),
             master_url=str(state.get("master_url", "")),
             capacity=capacity_of(app.initial_capacity, app.maximum_capacity),
@@ -300,6 +304,12 @@ class JobRunController:
         params = parse_parameters(run.spark_submit_parameters)
         conf = {k: v for k, v in self._conf(run, params).items() if k != RUNTIME_KEY}
         runner = self.pool.take(app.id, app.session_url)
+        with self.database.session(write=False) as db:
+            sharing = connect_runs_holding(db, app.id) + 1
+        held = connect_held(
+            app.capacity.driver, app.capacity.executor, app.workers_running, sharing
+        )
+        state["held"] = [workers.to_json() for workers in held]
         job = {
             "script": state["script"],
             "args": run.entry_point_arguments,
@@ -327,17 +337,19 @@ class JobRunController:
             )
             return None
         with self.database.session(write=False) as db:
-            held = classic_workers_held(db, app.id)
-        if held + wanted > room:
+            taken = classic_workers_held(db, app.id)
+        if taken + wanted > room:
             with self._write(run.id) as (db, row):
-                message = f"{held} of {room} executor worker(s) for spark-submit runs are taken"
-                if row.status_reason_code != "WAITING_FOR_CAPACITY" or (
-                    row.status_reason_message != message
-                ):
-                    lifecycle.note(db, JOB_RUN, row, Reason("WAITING_FOR_CAPACITY", message), ACTOR)
+                message = f"{taken} of {room} executor worker(s) for spark-submit runs are taken"
+                if row.status_reason_message != message:  # say it once, not every look
+                    reason = Reason("WAITING_FOR_CAPACITY", message)
+                    row.status_reason_code, row.status_reason_message = reason.code, message
+                    lifecycle.note(db, JOB_RUN, row, reason, ACTOR)
             return WAITING_POLL_SECONDS
         folder, state = self._attempt_files(run)
         state["workers"] = wanted
+        held = classic_held(app.capacity.driver, app.capacity.executor, wanted)
+        state["held"] = [workers.to_json() for workers in held]
         argv = self._classic_argv(run, app, params, conf, folder, state["script"], wanted)
         env = find_spark_home().environment()
         job = {
@@ -451,9 +463,7 @@ class JobRunController:
         where = f"; its logs are in {kept}" if kept else ""
         with self._write(run.id) as (db, row):
             now = utcnow()
-            if row.started_at is not None:
-                row.running_seconds += (now - row.started_at).total_seconds()
-            row.state = {k: v for k, v in (row.state or {}).items() if k == "script"}
+            _account(row, now)
             if code == 0:
                 self._end(db, row, _J.SUCCESS, Reason("SUCCESS", f"the job succeeded{where}"))
                 return
@@ -510,11 +520,35 @@ class JobRunController:
         self._keep_logs(run)
         with self._write(run.id) as (db, row):
             now = utcnow()
-            if row.started_at is not None:
-                row.running_seconds += (now - row.started_at).total_seconds()
-            row.state = {k: v for k, v in (row.state or {}).items() if k == "script"}
+            _account(row, now)
             self._end(db, row, _J.CANCELLED, reason)
         return None
+
+
+def _account(run: JobRun, now: datetime) -> None:
+    """Add an ended attempt's duration and metered utilization to its run."""
+    state = run.state or {}
+    if run.started_at is not None:
+        seconds = (now - run.started_at).total_seconds()
+        run.running_seconds += seconds
+        held = [Held.from_json(item) for item in state.get("held", [])]
+        metered = meter(held, seconds)
+        run.vcpu_seconds += metered.vcpu_seconds
+        run.memory_gb_seconds += metered.memory_gb_seconds
+        run.storage_gb_seconds += metered.storage_gb_seconds
+        run.billed_vcpu_seconds += metered.billed_vcpu_seconds
+        run.billed_memory_gb_seconds += metered.billed_memory_gb_seconds
+        run.billed_storage_gb_seconds += metered.billed_storage_gb_seconds
+    run.state = {k: v for k, v in state.items() if k == "script"}
+
+
+def connect_runs_holding(db: Session, application_id: str) -> int:
+    statement = select(JobRun.id).where(
+        JobRun.application_id == application_id,
+        JobRun.runtime != CLASSIC,
+        JobRun.status.in_([s.value for s in HOLDING]),
+    )
+    return len(db.scalars(statement).all())
 
 
 def _count(

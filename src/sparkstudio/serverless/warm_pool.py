@@ -10,10 +10,12 @@ end with the application, or by themselves when the control plane is gone.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,8 @@ from sparkstudio.spark import processes
 from sparkstudio.spark.processes import ProcessRecord
 
 RUNNER_MODULE = "sparkstudio.serverless.job_runner"
+RETRY_SECONDS = 10.0  # after a runner failed its warm-up
+log = logging.getLogger("sparkstudio.serverless.pool")
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,7 @@ class WarmPool:
         self.root, self.size = root, size
         self._idle: dict[str, list[Runner]] = {}
         self._urls: dict[str, str] = {}
+        self._failed_at: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def _launch(self, application_id: str, url: str) -> Runner:
@@ -63,8 +68,14 @@ class WarmPool:
                 self._drop_locked(application_id)
                 self._urls[application_id] = url
             idle = self._idle.setdefault(application_id, [])
-            idle[:] = [runner for runner in idle if runner.alive()]
-            missing = self.size - len(idle)
+            for runner in [r for r in idle if not r.alive()]:  # its warm-up failed
+                self._failed_at[application_id] = time.monotonic()
+                log.warning("a warm runner of %s ended: see %s", application_id, runner.record.log)
+                stop_runner(runner.record)  # reaps it
+                idle.remove(runner)
+            # A driver that fails warm-ups is not asked again at once.
+            failed = time.monotonic() - self._failed_at.get(application_id, -RETRY_SECONDS)
+            missing = self.size - len(idle) if failed >= RETRY_SECONDS else 0
         for _ in range(missing):
             runner = self._launch(application_id, url)
             with self._lock:

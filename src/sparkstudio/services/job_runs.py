@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 from pydantic import TypeAdapter
 from sqlalchemy import select
@@ -181,9 +182,23 @@ def job_run_public(run: JobRun) -> JobRunPublic:
                 }
             },
             "retry_policy": {"max_attempts": run.max_attempts},
+            "total_resource_utilization": hours(
+                run.vcpu_seconds, run.memory_gb_seconds, run.storage_gb_seconds
+            ),
+            "billed_resource_utilization": hours(
+                run.billed_vcpu_seconds, run.billed_memory_gb_seconds, run.billed_storage_gb_seconds
+            ),
             "status_reason": {"code": run.status_reason_code, "message": run.status_reason_message},
         }
     )
+
+
+def hours(vcpu_seconds: float, memory_gb_seconds: float, storage_gb_seconds: float) -> Any:
+    return {
+        "vcpu_hours": round(vcpu_seconds / 3600, 6),
+        "memory_gb_hours": round(memory_gb_seconds / 3600, 6),
+        "storage_gb_hours": round(storage_gb_seconds / 3600, 6),
+    }
 
 
 def cancel_job_run(db: Session, run: JobRun, principal: Principal) -> JobRun:

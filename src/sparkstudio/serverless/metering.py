@@ -1,0 +1,77 @@
+"""Metering of job runs: what their attempts held, for how long, and what that bills.
+
+An attempt is metered for the workers it held while it ran:
+
+- a spark-submit (CLASSIC) attempt: its driver (the application's driver size) and the
+  executor workers reserved for it;
+- a Spark Connect (CONNECT) attempt: one driver worker, and its share of the
+  application's executor workers (they are shared by the Connect attempts running when
+  it was placed, itself included).
+
+Utilization is vCPU-, memory-GB- and storage-GB-seconds of those workers. Billing
+follows EMR Serverless: each worker is billed for at least one minute, and storage only
+beyond the 20 GB every worker has without charge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sparkstudio.serverless.capacity import Size
+
+MINIMUM_BILLED_SECONDS = 60.0
+FREE_STORAGE_GB = 20
+
+
+@dataclass(frozen=True)
+class Held:
+    """``count`` workers of one size (a fraction for a share of shared workers)."""
+
+    size: Size
+    count: float
+
+    def to_json(self) -> list[Any]:
+        return [self.size.cpu, self.size.memory_mib, self.size.disk_gb, self.count]
+
+    @classmethod
+    def from_json(cls, data: list[Any]) -> Held:
+        cpu, memory_mib, disk_gb, count = data
+        return cls(Size(int(cpu), int(memory_mib), int(disk_gb)), float(count))
+
+
+@dataclass(frozen=True)
+class Metered:
+    vcpu_seconds: float = 0.0
+    memory_gb_seconds: float = 0.0
+    storage_gb_seconds: float = 0.0
+    billed_vcpu_seconds: float = 0.0
+    billed_memory_gb_seconds: float = 0.0
+    billed_storage_gb_seconds: float = 0.0
+
+
+def meter(held: list[Held], seconds: float) -> Metered:
+    """Utilization and billed utilization of ``held`` workers over ``seconds``."""
+    seconds = max(seconds, 0.0)
+    billed = max(seconds, MINIMUM_BILLED_SECONDS)
+    totals = [0.0] * 6
+    for workers in held:
+        size, count = workers.size, workers.count
+        memory_gb = size.memory_mib / 1024
+        chargeable_disk = max(size.disk_gb - FREE_STORAGE_GB, 0)
+        totals[0] += size.cpu * count * seconds
+        totals[1] += memory_gb * count * seconds
+        totals[2] += size.disk_gb * count * seconds
+        totals[3] += size.cpu * count * billed
+        totals[4] += memory_gb * count * billed
+        totals[5] += chargeable_disk * count * billed
+    return Metered(*totals)
+
+
+def connect_held(driver: Size, executor: Size, executors: int, sharing: int) -> list[Held]:
+    """A Connect attempt: one driver, and its share of the executor workers."""
+    return [Held(driver, 1.0), Held(executor, executors / max(sharing, 1))]
+
+
+def classic_held(driver: Size, executor: Size, executors: int) -> list[Held]:
+    return [Held(driver, 1.0), Held(executor, float(executors))]
