@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
@@ -9,6 +10,7 @@ from fastapi import APIRouter, Query, status
 from sparkstudio.api.deps import Applications, AppSettings, Authorized, Db, Runtime, requires
 from sparkstudio.api.errors import ERROR_RESPONSES
 from sparkstudio.auth.actions import Action
+from sparkstudio.db.base import utcnow
 from sparkstudio.lifecycle import APPLICATION, ApplicationStatus
 from sparkstudio.schemas.applications import (
     ApplicationCreate,
@@ -17,8 +19,10 @@ from sparkstudio.schemas.applications import (
 )
 from sparkstudio.schemas.common import Limit, Page, PageToken
 from sparkstudio.schemas.events import EventPublic
+from sparkstudio.schemas.job_runs import JobRunUsageReport
 from sparkstudio.services import applications as service
 from sparkstudio.services import events as event_service
+from sparkstudio.services.job_run_usage import job_run_usage
 
 router = APIRouter(
     prefix="/studios/{studio_id}/applications",
@@ -67,6 +71,33 @@ def list_applications(
     return service.list_applications(
         db, access.require_studio(), limit=limit, next_token=next_token, states=states or ()
     )
+
+
+@router.get("/usage", openapi_extra=requires(Action.USAGE_DESCRIBE))
+def describe_job_run_usage(
+    studio_id: str,
+    access: Authorized,
+    db: Db,
+    since: Annotated[
+        datetime | None,
+        Query(description="Runs submitted from (UTC unless an offset is given); 30 days ago."),
+    ] = None,
+    until: Annotated[datetime | None, Query(description="Up to; now when omitted.")] = None,
+    group_by: Annotated[
+        str, Query(max_length=132, description="application, job_run, created_by or tag:<key>.")
+    ] = "application",
+) -> JobRunUsageReport:
+    """What the studio's job runs used and are billed (vCPU-, memory-GB- and storage-GB-hours,
+    execution and queued time), by application, run, submitter or tag; the total is the
+    studio's."""
+    start = _utc(since) if since else utcnow() - timedelta(days=30)
+    end = _utc(until) if until else None
+    return job_run_usage(db, access.require_studio(), since=start, until=end, group_by=group_by)
+
+
+def _utc(moment: datetime) -> datetime:
+    """A time without an offset is taken as UTC, like every time this API writes."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @router.get("/{application_id}", openapi_extra=requires(Action.APPLICATION_DESCRIBE))
