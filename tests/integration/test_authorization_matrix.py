@@ -35,6 +35,7 @@ from sparkstudio.server import ControlPlane
 from sparkstudio.serverless.releases import supported_release_labels
 from sparkstudio.services.audit import last_record_id
 from tests.conftest import SparkCluster
+from tests.integration.test_job_runs_api import insert_job_run, run_body
 from tests.support import (
     ADMIN_NAME,
     ADMIN_PASSWORD,
@@ -309,6 +310,19 @@ class World:
         return wait_for_application(self.admin, self.studio["id"], created["id"], {"CREATED"})
 
     @cached_property
+    def job_run(self) -> dict[str, Any]:
+        """A SUBMITTED run of :attr:`application`, written as a submission writes it (a
+        real one would start the application), with a log and a Spark UI to read."""
+        job_run_id = insert_job_run(
+            self.plane.prepared.database,
+            self.plane.settings,
+            self.application["id"],
+            stdout="matrix\n",
+            ui_url="http://127.0.0.1:18080/history/app-1/jobs/",
+        )
+        return {"id": job_run_id}
+
+    @cached_property
     def token(self) -> dict[str, Any]:
         """A personal token of the caller (SELF actions act on the caller's own things)."""
         owner = self.caller.client if self.caller.name else self.admin
@@ -325,6 +339,7 @@ class World:
             "token_id": ("token", "id"),
             "cluster_id": ("cluster", "id"),
             "application_id": ("application", "id"),
+            "job_run_id": ("job_run", "id"),
             "template_name": ("template", "name"),
             "user_name": ("shared_user", "name"),
             "repo_name": ("repo", "name"),
@@ -417,6 +432,8 @@ BODIES: dict[Action, Callable[[World], dict[str, Any]]] = {
     Action.CLUSTER_SCALE: lambda w: {"workers_min": 1, "workers_max": 1},
     Action.APPLICATION_CREATE: lambda w: application_body(),
     Action.APPLICATION_UPDATE: lambda w: {"tags": {"team": "a"}},
+    # The script need not exist: the run fails on its own once the application is stopped.
+    Action.JOB_RUN_START: lambda w: run_body(),
 }
 
 _CALLER_ROLE = {"studio_admin": Role.ADMIN, "studio_developer": Role.DEVELOPER}
@@ -469,6 +486,10 @@ def test_route_answers_each_caller_as_the_table_says(
     if route.action is Action.APPLICATION_START and response.status_code == 202:
         # Started for real: stopped right away (its processes, if any, with it).
         expect(admin.post(f"{route.url(params)[: -len('/start')]}/stop"), 202)
+    if route.action is Action.JOB_RUN_START and response.status_code == 201:
+        # The submission auto-started the application: stopped right away, with the run.
+        application = route.url(params).removesuffix("/job-runs")
+        expect(admin.post(f"{application}/stop"), 202)
     if route.action in LAUNCHES and response.status_code == 201:
         launched = f"/studios/{params['studio_id']}/clusters/{response.json()['id']}"
         expect(admin.delete(launched), 202)

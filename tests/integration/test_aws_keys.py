@@ -207,10 +207,10 @@ def test_an_operation_not_served_is_an_unknown_operation_once_signed(
     pair = create_pair(user, studio["id"])
     client = emr_serverless(control_plane, pair)
     status, code, message = aws_error(
-        lambda: client.get_dashboard_for_job_run(applicationId="app0", jobRunId="run0")
+        lambda: client.get_session(applicationId="app0", sessionId="s0")
     )
     assert (status, code) == (404, "UnknownOperationException")
-    assert "GetDashboardForJobRun" in message
+    assert "GetSession" in message
     response = signed_request(control_plane, pair, "POST", "/no/such/thing", b"{}")
     assert response.status_code == 404
     assert response.headers["x-amzn-ErrorType"] == "UnknownOperationException"

@@ -20,6 +20,7 @@ from sparkstudio.api.routers import (
     cluster_ui,
     clusters,
     groups,
+    job_runs,
     members,
     session,
     sso,
@@ -90,7 +91,7 @@ def create_app(
     # Routers are included into the app directly: each level of nesting adds a pass of
     # route matching to every request.
     routers = (session, users, groups, studios, members, workspaces, tokens, templates)
-    for module in (*routers, clusters, cluster_ui, applications, workspace_agent, audit):
+    for module in (*routers, clusters, cluster_ui, applications, job_runs, workspace_agent, audit):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(workspaces.leftovers_router, prefix=API_PREFIX)
     app.include_router(sso.router, prefix=API_PREFIX)  # single sign-on: public routes

@@ -162,6 +162,7 @@ _KINDS = {
     "token_id": "token",
     "cluster_id": "cluster",
     "application_id": "application",
+    "job_run_id": "job run",
 }
 _ID = re.compile(ID_PATTERN)
 

@@ -8,7 +8,9 @@ error is answered in AWS's shape (:mod:`sparkstudio.aws.errors`).
 Operations served today: CreateApplication, GetApplication, UpdateApplication,
 ListApplications, StartApplication, StopApplication, DeleteApplication, TagResource,
 UntagResource and ListTagsForResource, mapped onto the native services by
-:mod:`sparkstudio.aws.emr_serverless_shapes`. A request for any other operation is
+:mod:`sparkstudio.aws.emr_serverless_shapes`; and StartJobRun, GetJobRun, ListJobRuns,
+CancelJobRun, ListJobRunAttempts and GetDashboardForJobRun, by
+:mod:`sparkstudio.aws.emr_serverless_job_shapes`. A request for any other operation is
 answered, once its signature is verified, with ``404 UnknownOperationException``,
 naming the EMR Serverless operation when the method and path are one (an unsigned
 request learns nothing).
@@ -21,24 +23,28 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 
 from botocore.session import get_session
 from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sparkstudio.api.deps import Applications, AppSettings, Db, Runtime, requires
 from sparkstudio.auth.actions import Action
 from sparkstudio.auth.identity import Principal
+from sparkstudio.aws import emr_serverless_job_shapes as job_shapes
 from sparkstudio.aws import emr_serverless_shapes as shapes
-from sparkstudio.aws.arns import application_arn
+from sparkstudio.aws.arns import application_arn, job_run_arn
 from sparkstudio.aws.auth import AwsAccess, AwsCaller, SignedRoute, authorize_aws, signed_caller
-from sparkstudio.aws.errors import unknown_operation
-from sparkstudio.db.models import Application
-from sparkstudio.errors import Invalid
-from sparkstudio.lifecycle import ApplicationStatus
+from sparkstudio.aws.errors import CONFLICT, unknown_operation
+from sparkstudio.db.models import Application, JobRun, JobRunAttempt
+from sparkstudio.errors import Invalid, NotFound
+from sparkstudio.lifecycle import ApplicationStatus, JobRunStatus
+from sparkstudio.schemas.job_runs import JobRunAttemptPublic, JobRunPublic
 from sparkstudio.serverless.runtime import ApplicationRuntime
 from sparkstudio.services import applications as application_service
+from sparkstudio.services import job_runs as job_run_service
 
 PREFIX: Final = "/aws/emr-serverless"
 SERVICE: Final = "emr-serverless"  # the SigV4 signing name
@@ -261,6 +267,219 @@ def untag_resource(
     application_service.untag_application(db, _tagged(db, access, resourceArn), tag_keys)
     db.commit()
     return {}
+
+
+# --- job runs ---------------------------------------------------------------------------
+
+
+def _application(db: Session, access: AwsAccess, application_id: str) -> Application:
+    return application_service.get_application_or_404(db, access.studio, application_id)
+
+
+def _run(db: Session, access: AwsAccess, application_id: str, job_run_id: str) -> JobRun:
+    application = _application(db, access, application_id)
+    return job_run_service.get_job_run_or_404(db, application, job_run_id)
+
+
+@router.post("/applications/{applicationId}/jobruns", openapi_extra=requires(Action.JOB_RUN_START))
+def start_job_run(
+    applicationId: str,  # noqa: N803
+    body: JsonBody,
+    access: Authorized,
+    db: Db,
+    applications: Applications,
+) -> dict[str, Any]:
+    """StartJobRun (idempotent with its required ``clientToken``)."""
+    data, token = job_shapes.start_request(body)
+    application = _application(db, access, applicationId)
+    with job_shapes.in_aws_terms(conflict=CONFLICT):
+        run = job_run_service.start_job_run(
+            db, access.studio, application, data, access.principal, client_token=token
+        )
+    db.commit()
+    applications.wake(application.id)
+    applications.wake_job(run.id)
+    arn = job_run_arn(access.region, access.studio.id, application.id, run.id)
+    return {"applicationId": application.id, "jobRunId": run.id, "arn": arn}
+
+
+@router.get(
+    "/applications/{applicationId}/jobruns/{jobRunId}",
+    openapi_extra=requires(Action.JOB_RUN_DESCRIBE),
+)
+def get_job_run(
+    applicationId: str,  # noqa: N803
+    jobRunId: str,  # noqa: N803
+    access: Authorized,
+    db: Db,
+    attempt: Annotated[int | None, Query(ge=1)] = None,
+) -> dict[str, Any]:
+    """GetJobRun: the run as of its latest attempt, or of ``attempt``."""
+    run = _run(db, access, applicationId, jobRunId)
+    attempts = job_run_service.list_attempts(db, run)
+    public = job_run_service.job_run_public(run)
+    return {"jobRun": job_shapes.job_run(public, attempts, access.region, attempt=attempt)}
+
+
+@router.get("/applications/{applicationId}/jobruns", openapi_extra=requires(Action.JOB_RUN_LIST))
+def list_job_runs(
+    applicationId: str,  # noqa: N803
+    access: Authorized,
+    db: Db,
+    next_token: Annotated[str | None, Query(alias="nextToken", max_length=1024)] = None,
+    max_results: Annotated[int, Query(alias="maxResults", ge=1, le=50)] = 50,
+    states: Annotated[list[JobRunStatus], Query(max_length=8)] = [],  # noqa: B006
+    created_at_after: Annotated[str | None, Query(alias="createdAtAfter")] = None,
+    created_at_before: Annotated[str | None, Query(alias="createdAtBefore")] = None,
+    mode: Annotated[Literal["BATCH", "STREAMING"] | None, Query()] = None,
+) -> dict[str, Any]:
+    """ListJobRuns: in submission order; every run is a BATCH run.
+
+    ListJobRuns declares no ResourceNotFoundException: an unknown application is a
+    ValidationException naming ``applicationId``.
+    """
+    try:
+        application = _application(db, access, applicationId)
+    except NotFound as error:
+        raise shapes.invalid("applicationId", error.message) from error
+    if mode == "STREAMING":  # none is ever submitted
+        return {"jobRuns": []}
+    with job_shapes.in_aws_terms():
+        page = job_run_service.list_job_runs(
+            db,
+            application,
+            limit=max_results,
+            next_token=next_token,
+            states=states,
+            created_after=job_shapes.timestamp(created_at_after, "createdAtAfter"),
+            created_before=job_shapes.timestamp(created_at_before, "createdAtBefore"),
+        )
+    current = _current_attempts(db, page.items)
+    answer: dict[str, Any] = {
+        "jobRuns": [
+            job_shapes.summary(run, current.get(run.id), access.region) for run in page.items
+        ]
+    }
+    if page.next_token is not None:
+        answer["nextToken"] = page.next_token
+    return answer
+
+
+def _current_attempts(db: Session, runs: list[JobRunPublic]) -> dict[str, JobRunAttemptPublic]:
+    """Each run's latest attempt, in one query."""
+    if not runs:
+        return {}
+    wanted = {run.id: run.attempt for run in runs}
+    rows = db.scalars(select(JobRunAttempt).where(JobRunAttempt.job_run_id.in_(wanted)))
+    return {
+        row.job_run_id: JobRunAttemptPublic.model_validate(
+            {
+                **{c.name: getattr(row, c.name) for c in JobRunAttempt.__table__.columns},
+                "status_reason": {
+                    "code": row.status_reason_code,
+                    "message": row.status_reason_message,
+                },
+            }
+        )
+        for row in rows
+        if wanted[row.job_run_id] == row.attempt
+    }
+
+
+@router.delete(
+    "/applications/{applicationId}/jobruns/{jobRunId}",
+    openapi_extra=requires(Action.JOB_RUN_CANCEL),
+)
+def cancel_job_run(
+    applicationId: str,  # noqa: N803
+    jobRunId: str,  # noqa: N803
+    access: Authorized,
+    db: Db,
+    applications: Applications,
+    grace: Annotated[int | None, Query(alias="shutdownGracePeriodInSeconds")] = None,
+) -> dict[str, Any]:
+    """CancelJobRun: CANCELLING, then CANCELLED; a run that has ended is refused."""
+    if grace is not None:
+        raise shapes.invalid(
+            "shutdownGracePeriodInSeconds", "is not supported here: a run is cancelled at once"
+        )
+    run = _run(db, access, applicationId, jobRunId)
+    with job_shapes.in_aws_terms():
+        job_run_service.cancel_job_run(db, run, access.principal)
+    db.commit()
+    applications.wake(run.application_id)
+    applications.wake_job(run.id)
+    return {"applicationId": run.application_id, "jobRunId": run.id}
+
+
+@router.get(
+    "/applications/{applicationId}/jobruns/{jobRunId}/attempts",
+    openapi_extra=requires(Action.JOB_RUN_DESCRIBE),
+)
+def list_job_run_attempts(
+    applicationId: str,  # noqa: N803
+    jobRunId: str,  # noqa: N803
+    access: Authorized,
+    db: Db,
+    next_token: Annotated[str | None, Query(alias="nextToken", max_length=1024)] = None,
+    max_results: Annotated[int, Query(alias="maxResults", ge=1, le=50)] = 50,
+) -> dict[str, Any]:
+    """ListJobRunAttempts: the run's attempts, first to last (at most 10: one page)."""
+    run = _run(db, access, applicationId, jobRunId)
+    public = job_run_service.job_run_public(run)
+    attempts = job_run_service.list_attempts(db, run)
+    start = _attempt_offset(next_token)
+    chosen = attempts[start : start + max_results]
+    answer: dict[str, Any] = {
+        "jobRunAttempts": [job_shapes.attempt_summary(public, a, access.region) for a in chosen]
+    }
+    if start + max_results < len(attempts):
+        answer["nextToken"] = f"attempt-{start + max_results}"
+    return answer
+
+
+def _attempt_offset(token: str | None) -> int:
+    if token is None:
+        return 0
+    match = re.fullmatch(r"attempt-(\d{1,4})", token)
+    if match is None:
+        raise shapes.invalid("nextToken", "not a page token this API issued")
+    return int(match[1])
+
+
+@router.get(
+    "/applications/{applicationId}/jobruns/{jobRunId}/dashboard",
+    openapi_extra=requires(Action.JOB_RUN_DESCRIBE),
+)
+def get_dashboard_for_job_run(
+    applicationId: str,  # noqa: N803
+    jobRunId: str,  # noqa: N803
+    access: Authorized,
+    db: Db,
+    runtime: Runtime,
+    attempt: Annotated[int | None, Query(ge=1)] = None,
+    system_profile_logs: Annotated[bool | None, Query(alias="accessSystemProfileLogs")] = None,
+) -> dict[str, Any]:
+    """GetDashboardForJobRun: the run's Spark UI, as the native API's dashboard answers it
+    (live while it runs, its page on the history server after)."""
+    if system_profile_logs:
+        raise shapes.invalid(
+            "accessSystemProfileLogs", "is not supported here: there are no system profile logs"
+        )
+    application = _application(db, access, applicationId)
+    run = job_run_service.get_job_run_or_404(db, application, jobRunId)
+    if attempt is not None and not 1 <= attempt <= run.attempt:
+        raise shapes.invalid("attempt", f"must be from 1 to {run.attempt} (got {attempt})")
+    history = runtime.history.url if runtime.history is not None else None
+    url = job_run_service.dashboard_url(run, application, history)
+    if not url:  # GetDashboardForJobRun declares no ConflictException
+        raise shapes.invalid(
+            "jobRunId",
+            f"job run {run.id} has no Spark UI (it is {run.status}; application "
+            f"{application.id} is {application.status}): it has not run yet, or the history "
+            "server is off",
+        )
+    return {"url": url}
 
 
 # Operations are added above this line: the catch-all must be the router's last route.

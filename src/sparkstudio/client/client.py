@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from sparkstudio.client.applications import Applications
 from sparkstudio.client.audit import Audit
 from sparkstudio.client.clusters import Clusters, Templates
+from sparkstudio.client.job_runs import JobRuns
 from sparkstudio.client.resources import (
     Groups,
     Members,
@@ -60,6 +61,7 @@ class Client:
         self.templates = Templates(self)
         self.clusters = Clusters(self)
         self.applications = Applications(self)
+        self.job_runs = JobRuns(self)
         self.audit = Audit(self)
 
     @classmethod
@@ -107,6 +109,25 @@ class Client:
         if response.is_error:
             raise from_response(response.status_code, body if isinstance(body, dict) else {})
         return body
+
+    def get_text(self, path: str, params: dict[str, Any] | None = None) -> str:
+        """GET a text body (a log) as it is; errors are raised as by :meth:`request`."""
+        clean = {k: v for k, v in (params or {}).items() if v is not None}
+        try:
+            response = self._http.get(path, params=clean)
+        except httpx.TransportError as error:
+            raise StudioError(
+                f"cannot reach the control plane at {self.url}: {error}",
+                reason="ConnectionError",
+                status=0,
+            ) from error
+        if response.is_error:
+            try:
+                body = response.json()
+            except ValueError:
+                body = {"message": response.text[:200] or response.reason_phrase}
+            raise from_response(response.status_code, body if isinstance(body, dict) else {})
+        return response.text
 
     def stream_lines(self, path: str, params: dict[str, Any] | None = None) -> Iterator[str]:
         """GET a streamed text body and yield it line by line, as it arrives."""

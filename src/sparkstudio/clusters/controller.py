@@ -321,7 +321,9 @@ class ClusterController:
                     cluster.ui_url = observation.endpoints.ui_url
                 if observation.activity is not None and observation.activity.app_id:
                     cluster.app_id = observation.activity.app_id
-            if outcome.last_activity_at is not None:
+            if outcome.last_activity_at is not None and (
+                outcome.last_activity_at > snap.last_activity_at  # only news: never undo
+            ):
                 # Attached workspaces in use touch it too (see the workspace controller).
                 cluster.last_activity_at = max(cluster.last_activity_at, outcome.last_activity_at)
             for reason in outcome.notes:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -24,6 +24,7 @@ from sparkstudio.db.models import Application
 from sparkstudio.db.session import Database
 from sparkstudio.lifecycle import APPLICATION, ApplicationStatus, Reason
 from sparkstudio.serverless.capacity import Capacity, capacity_of
+from sparkstudio.serverless.warm_pool import job_session_url
 from sparkstudio.services.applications import TARGET_STARTED, TARGET_STOPPED, TARGET_TERMINATED
 from sparkstudio.services.job_runs import classic_workers_held, has_job_runs_in_progress
 from sparkstudio.settings import Settings
@@ -219,7 +220,8 @@ class ApplicationController:
             if observation.endpoints is not None:
                 app.connect_url = observation.endpoints.connect_url
                 app.ui_url = observation.endpoints.ui_url
-            app.last_activity_at = max(app.last_activity_at, last_activity)
+            if last_activity > snap.last_activity_at:  # only news: never undo another write
+                app.last_activity_at = max(app.last_activity_at, last_activity)
             for reason in notes:
                 lifecycle.note(db, APPLICATION, app, reason, ACTOR)
             if to is not None and APPLICATION.allowed(app.status, to[0]):
@@ -229,7 +231,7 @@ class ApplicationController:
             return self._stop_soon(snap.id, stop)
         started = snap.status == _S.STARTED or (to is not None and to[0] == _S.STARTED)
         if started and observation.endpoints is not None and "token" in state:
-            self.warm(snap.id, f"{observation.endpoints.connect_url}/;token={state['token']}")
+            self.warm(snap.id, job_session_url(observation.endpoints.connect_url, state["token"]))
         still_starting = to is None and snap.status == _S.STARTING
         return STARTING_POLL_SECONDS if still_starting else self.settings.cluster_poll_seconds
 
@@ -257,7 +259,13 @@ class ApplicationController:
             high=snap.capacity.executors_max,
             cores_per_worker=snap.capacity.executor.cpu,
             idle_seconds=self.settings.scale_in_idle_seconds,
-            words=EXECUTOR_WORDS,
+            words=EXECUTOR_WORDS
+            if not classic_held
+            else replace(
+                EXECUTOR_WORDS,
+                below="below the initial capacity and the "
+                f"{classic_held} executor worker(s) held by spark-submit runs ({{n}} in all)",
+            ),
         )
         desired, why, long_idle = decision.desired, decision.why, decision.long_idle
         if observation.lost_workers and desired == current:

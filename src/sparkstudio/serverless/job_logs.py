@@ -64,7 +64,11 @@ def keep_logs(settings: Settings, run: JobRun, attempt: int) -> str:
     copies = [(local / s, f"{DRIVER_FOLDER}/{s}") for s in STREAMS]
     events = local / EVENT_LOG_FOLDER
     if events.is_dir():
-        copies += [(p, f"{EVENT_LOG_FOLDER}/{p.name}") for p in sorted(events.iterdir())]
+        copies += [
+            (path, f"{EVENT_LOG_FOLDER}/{path.relative_to(events).as_posix()}")
+            for path in sorted(events.rglob("*"))
+            if path.is_file()
+        ]
     for source, name in copies:
         if source.is_file():
             target = store.join(name)

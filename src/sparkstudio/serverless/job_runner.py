@@ -29,7 +29,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-CONNECT_URL_ENV = "SPARKSTUDIO_JOB_CONNECT_URL"  # sc://…/;token=… (no user_id)
+# sc://…/;token=…;user_id=… of the application's driver. Runs open their session before
+# they know their job, so as one user per application; each run's Spark jobs carry a tag
+# with the run's id.
+CONNECT_URL_ENV = "SPARKSTUDIO_JOB_CONNECT_URL"
 JOB_POLL_SECONDS = 0.002  # how often a warm runner looks for its job
 CANCELLED_CODE = 143
 
@@ -73,14 +76,16 @@ class Runner:
     # -- connect mode ---------------------------------------------------------------------
 
     def warm_up(self) -> None:
+        """Open the session the job will run in and run a query on it: a new Spark Connect
+        session's first query pays for setting the session up on the driver (about a
+        second), and a warm runner pays it before its job comes."""
         from pyspark.sql import SparkSession
 
-        # The first session loads and exercises the client code paths; each job gets a
-        # session of its own, opened as its user.
         url = os.environ[CONNECT_URL_ENV]
-        warm = SparkSession.builder.remote(f"{url};user_id=sparkstudio").create()
-        warm.range(1).collect()
-        warm.stop()  # released on the driver; no longer the default session
+        os.environ["SPARK_REMOTE"] = url  # SparkSession.builder.getOrCreate() comes here
+        self.session = SparkSession.builder.remote(url).getOrCreate()
+        if not (self.folder / "job.json").exists():  # a cold runner's job runs at once
+            self.session.range(1).collect()
         (self.folder / "ready").touch()
 
     def wait_for_job(self) -> dict[str, Any]:
@@ -93,13 +98,10 @@ class Runner:
         return job
 
     def run_connect(self, job: dict[str, Any]) -> None:
-        from pyspark.sql import SparkSession
-
-        url = f"{os.environ[CONNECT_URL_ENV]};user_id={job['user']}"
-        os.environ["SPARK_REMOTE"] = url  # SparkSession.builder.getOrCreate() comes here
         self._redirect(job)
         try:
-            self.session = SparkSession.builder.remote(url).getOrCreate()
+            # The run's Spark jobs carry its id: the Spark UI and interrupts find them by it.
+            self.session.addTag(f"sparkstudio-run-{job['run']}")
             for key, value in job.get("conf", {}).items():
                 try:
                     self.session.conf.set(key, value)
@@ -109,8 +111,11 @@ class Runner:
             sys.path.insert(0, str(Path(job["script"]).parent))
             runpy.run_path(job["script"], run_name="__main__")
         except SystemExit as stop:
-            code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
-            self.finish(code, f"the script exited with code {code}" if code else "")
+            if stop.code is None or isinstance(stop.code, int):
+                code = stop.code or 0
+                self.finish(code, f"the script exited with code {code}" if code else "")
+            print(stop.code, file=sys.stderr)  # sys.exit("message"), as Python shows it
+            self.finish(1, str(stop.code)[:2000])
         except BaseException as error:
             traceback.print_exc()
             self.finish(1, _error_line(error))

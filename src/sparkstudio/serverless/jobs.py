@@ -33,7 +33,7 @@ from sparkstudio.lifecycle import (
     JobRunStatus,
     Reason,
 )
-from sparkstudio.serverless import job_logs
+from sparkstudio.serverless import classic, job_logs
 from sparkstudio.serverless.capacity import Capacity, capacity_of
 from sparkstudio.serverless.metering import Held, classic_held, connect_held, meter
 from sparkstudio.serverless.submit import (
@@ -43,7 +43,13 @@ from sparkstudio.serverless.submit import (
     choose_runtime,
     parse_parameters,
 )
-from sparkstudio.serverless.warm_pool import ExitWatcher, WarmPool, launch_runner, stop_runner
+from sparkstudio.serverless.warm_pool import (
+    ExitWatcher,
+    WarmPool,
+    job_session_url,
+    launch_runner,
+    stop_runner,
+)
 from sparkstudio.services.applications import TARGET_STARTED
 from sparkstudio.services.job_runs import (
     HOLDING,
@@ -54,6 +60,7 @@ from sparkstudio.services.job_runs import (
 from sparkstudio.services.workspace_servers import storage_options
 from sparkstudio.settings import Settings
 from sparkstudio.spark import processes
+from sparkstudio.spark.driver import read_activity
 from sparkstudio.spark.home import find_spark_home
 from sparkstudio.spark.processes import ProcessRecord
 from sparkstudio.storage.stores import Store
@@ -65,6 +72,7 @@ _J = JobRunStatus
 _A = ApplicationStatus
 RUNNING_POLL_SECONDS = 1.0  # the exit watcher wakes a run sooner when it ends
 WAITING_POLL_SECONDS = 0.5
+RUNNER_POLL_SECONDS = 0.2  # a runner is ready within a second or two
 ACTIVE = frozenset({_J.PENDING, _J.SCHEDULED, _J.RUNNING, _J.CANCELLING})
 
 
@@ -102,7 +110,7 @@ class _App:
 
     @property
     def session_url(self) -> str:
-        return f"{self.connect_url}/;token={self.token}"
+        return job_session_url(self.connect_url, self.token)
 
 
 class JobRunController:
@@ -141,7 +149,7 @@ class JobRunController:
 
     def _step(self, run: JobRun, app: _App) -> float | None:
         if run.target == TARGET_CANCELLED:
-            return self._cancel(run, Reason("USER_REQUEST", "cancelled on request"))
+            return self._cancel(run, app, Reason("USER_REQUEST", "cancelled on request"))
         if run.status == _J.SUBMITTED:
             return self._submitted(run, app)
         if run.status == _J.QUEUED:
@@ -151,7 +159,7 @@ class JobRunController:
         if run.status in (_J.SCHEDULED, _J.RUNNING):
             return self._follow(run, app)
         if run.status == _J.CANCELLING:
-            return self._cancel(run, Reason(run.status_reason_code, run.status_reason_message))
+            return self._cancel(run, app, Reason(run.status_reason_code, run.status_reason_message))
         return None
 
     @contextmanager
@@ -291,6 +299,15 @@ class JobRunController:
             return self._place_classic(run, app)
         return self._place_connect(run, app)
 
+    def _waiting(self, run: JobRun, code: str, message: str) -> None:
+        """Say why a PENDING run waits (once, not at every look)."""
+        if run.status_reason_message == message:
+            return
+        with self._write(run.id) as (db, row):
+            reason = Reason(code, message)
+            row.status_reason_code, row.status_reason_message = code, message
+            lifecycle.note(db, JOB_RUN, row, reason, ACTOR)
+
     def _attempt_files(self, run: JobRun) -> tuple[Path, dict[str, Any]]:
         folder = job_logs.attempt_dir(self.settings, run, run.attempt)
         folder.mkdir(parents=True, exist_ok=True)
@@ -304,6 +321,9 @@ class JobRunController:
         params = parse_parameters(run.spark_submit_parameters)
         conf = {k: v for k, v in self._conf(run, params).items() if k != RUNTIME_KEY}
         runner = self.pool.take(app.id, app.session_url)
+        if runner is None:
+            self._waiting(run, "WAITING_FOR_RUNNER", "job runners are starting for earlier runs")
+            return RUNNER_POLL_SECONDS
         with self.database.session(write=False) as db:
             sharing = connect_runs_holding(db, app.id) + 1
         held = connect_held(
@@ -314,7 +334,7 @@ class JobRunController:
             "script": state["script"],
             "args": run.entry_point_arguments,
             "conf": conf,
-            "user": run.created_by,
+            "run": run.id,
             "stdout": str(folder / "stdout"),
             "stderr": str(folder / "stderr"),
         }
@@ -339,18 +359,29 @@ class JobRunController:
         with self.database.session(write=False) as db:
             taken = classic_workers_held(db, app.id)
         if taken + wanted > room:
-            with self._write(run.id) as (db, row):
-                message = f"{taken} of {room} executor worker(s) for spark-submit runs are taken"
-                if row.status_reason_message != message:  # say it once, not every look
-                    reason = Reason("WAITING_FOR_CAPACITY", message)
-                    row.status_reason_code, row.status_reason_message = reason.code, message
-                    lifecycle.note(db, JOB_RUN, row, reason, ACTOR)
+            message = f"{taken} of {room} executor worker(s) for spark-submit runs are taken"
+            self._waiting(run, "WAITING_FOR_CAPACITY", message)
             return WAITING_POLL_SECONDS
         folder, state = self._attempt_files(run)
         state["workers"] = wanted
         held = classic_held(app.capacity.driver, app.capacity.executor, wanted)
         state["held"] = [workers.to_json() for workers in held]
-        argv = self._classic_argv(run, app, params, conf, folder, state["script"], wanted)
+        ui_port = processes.free_port()
+        state["ui_url"] = f"http://127.0.0.1:{ui_port}"  # the run's own driver UI
+        argv = classic.spark_submit_argv(
+            classic.SubmitRequest(
+                name=run.name or run.id,
+                master_url=app.master_url,
+                capacity=app.capacity,
+                params=params,
+                conf=conf,
+                script=state["script"],
+                arguments=run.entry_point_arguments,
+                executors=wanted,
+                ui_port=ui_port,
+                event_log_dir=self.settings.event_log_dir,
+            )
+        )
         env = find_spark_home().environment()
         job = {
             "argv": argv,
@@ -368,42 +399,6 @@ class JobRunController:
         self._running(run, f"spark-submit on the workers of {app.id}")
         return RUNNING_POLL_SECONDS
 
-    def _classic_argv(
-        self,
-        run: JobRun,
-        app: _App,
-        params: SubmitParameters,
-        conf: dict[str, str],
-        folder: Path,
-        script: str,
-        executors: int,
-    ) -> list[str]:
-        executor = app.capacity.executor
-        events = folder / job_logs.EVENT_LOG_FOLDER
-        events.mkdir(exist_ok=True)
-        settings = {
-            "spark.executor.cores": str(executor.cpu),
-            "spark.executor.memory": f"{executor.memory_mib}m",
-            "spark.driver.memory": f"{app.capacity.driver.memory_mib}m",
-            **conf,
-            # Set last: the platform's, so that a run stays within what was reserved.
-            "spark.cores.max": str(executor.cpu * executors),
-            "spark.driver.host": "127.0.0.1",
-            "spark.driver.bindAddress": "127.0.0.1",
-            "spark.ui.port": str(processes.free_port()),
-            "spark.eventLog.enabled": "true",
-            "spark.eventLog.dir": events.as_uri(),
-        }
-        argv = [str(find_spark_home().bin("spark-submit")), "--master", app.master_url]
-        argv += ["--deploy-mode", "client", "--name", run.name or run.id]
-        if params.main_class:
-            argv += ["--class", params.main_class]
-        for option, value in params.shipped:
-            argv += [option, value]
-        for key, value in settings.items():
-            argv += ["--conf", f"{key}={value}"]
-        return [*argv, script, *run.entry_point_arguments]
-
     def _scheduled(
         self, run: JobRun, state: dict[str, Any], folder: Path, record: ProcessRecord | None
     ) -> None:
@@ -412,6 +407,7 @@ class JobRunController:
             state["runner"] = record.to_json()
         with self._write(run.id) as (db, row):
             row.state = state
+            row.ui_url = str(state.get("ui_url", ""))
             self._move(db, row, _J.SCHEDULED, Reason("SCHEDULED", "its process is starting"))
         self.watcher.watch(run.id, folder / "exit.json")
 
@@ -429,7 +425,7 @@ class JobRunController:
     def _follow(self, run: JobRun, app: _App) -> float | None:
         if app.target != TARGET_STARTED:
             message = f"application {app.id} is stopping: its runs are cancelled"
-            return self._cancel(run, Reason("APPLICATION_STOPPING", message))
+            return self._cancel(run, app, Reason("APPLICATION_STOPPING", message))
         state = run.state or {}
         folder = Path(state.get("runner_folder", ""))
         result = _read_json(folder / "exit.json")
@@ -437,7 +433,7 @@ class JobRunController:
         if result is None:
             if record is not None and processes.is_alive(record):
                 self.watcher.watch(run.id, folder / "exit.json")  # after a restart, too
-                return self._check_timeout(run)
+                return self._check_timeout(run, app)
             result = _read_json(folder / "exit.json")  # it may have ended just now
             if result is None:
                 result = {"code": -1, "error": "its process ended without a word (killed?)"}
@@ -445,33 +441,49 @@ class JobRunController:
             stop_runner(record, grace=2.0)  # reaps it
         shutil.rmtree(folder, ignore_errors=True)  # the runner's files; the logs are elsewhere
         code = int(result.get("code", -1))
-        self._finish_attempt(run, code, str(result.get("error", "")))
+        self._finish_attempt(run, app, code, str(result.get("error", "")))
         return None
 
-    def _check_timeout(self, run: JobRun) -> float | None:
+    def _check_timeout(self, run: JobRun, app: _App) -> float | None:
         limit = run.execution_timeout_minutes * 60
         if limit and run.started_at is not None:
             ran = (utcnow() - run.started_at).total_seconds()
             if ran > limit:
                 minutes = run.execution_timeout_minutes
                 message = f"ran {int(ran)} s, past its execution timeout of {minutes} min"
-                return self._cancel(run, Reason("EXECUTION_TIMEOUT", message))
+                return self._cancel(run, app, Reason("EXECUTION_TIMEOUT", message))
         return RUNNING_POLL_SECONDS
 
-    def _finish_attempt(self, run: JobRun, code: int, error: str) -> None:
-        kept = self._keep_logs(run)
-        where = f"; its logs are in {kept}" if kept else ""
+    def _finish_attempt(self, run: JobRun, app: _App, code: int, error: str) -> None:
+        where = f"; its logs are in {attempt_log_prefix(run, run.attempt)}"
         with self._write(run.id) as (db, row):
-            now = utcnow()
-            _account(row, now)
+            _account(row, utcnow())
             if code == 0:
                 self._end(db, row, _J.SUCCESS, Reason("SUCCESS", f"the job succeeded{where}"))
-                return
-            what = error or f"exit code {code}"
-            if row.attempt < row.max_attempts:
-                self._retry(db, row, what)
-                return
-            self._end(db, row, _J.FAILED, Reason("JOB_FAILED", f"{what}{where}"))
+            elif row.attempt < row.max_attempts:
+                self._retry(db, row, error or f"exit code {code}")
+            else:
+                what = error or f"exit code {code}"
+                self._end(db, row, _J.FAILED, Reason("JOB_FAILED", f"{what}{where}"))
+        self._after_attempt(run, app)
+
+    def _after_attempt(self, run: JobRun, app: _App) -> None:
+        """Off the run's critical path: its Spark application's id (for its history), and
+        its logs (and a spark-submit run's event log) copied to its log location."""
+        folder = job_logs.attempt_dir(self.settings, run, run.attempt)
+        spark_app_id = ""
+        if run.runtime == CLASSIC:
+            spark_app_id = classic.spark_app_id_in(folder / "stderr")
+            classic.copy_event_log(
+                self.settings.event_log_dir, spark_app_id, folder / job_logs.EVENT_LOG_FOLDER
+            )
+        elif app.ui_url:
+            activity = read_activity(app.ui_url)
+            spark_app_id = activity.app_id if activity is not None else ""
+        if spark_app_id:
+            with self._write(run.id) as (_, row):
+                row.spark_app_id = spark_app_id
+        self._keep_logs(run)
 
     @staticmethod
     def _retry(db: Session, run: JobRun, why: str) -> None:
@@ -504,7 +516,7 @@ class JobRunController:
 
     # -- cancel -------------------------------------------------------------------------------
 
-    def _cancel(self, run: JobRun, reason: Reason) -> float | None:
+    def _cancel(self, run: JobRun, app: _App, reason: Reason) -> float | None:
         state = run.state or {}
         if run.status not in HOLDING:
             with self._write(run.id) as (db, row):
@@ -517,11 +529,10 @@ class JobRunController:
             stop_runner(ProcessRecord.from_json(state["runner"]))
         if "runner_folder" in state:
             shutil.rmtree(state["runner_folder"], ignore_errors=True)
-        self._keep_logs(run)
         with self._write(run.id) as (db, row):
-            now = utcnow()
-            _account(row, now)
+            _account(row, utcnow())
             self._end(db, row, _J.CANCELLED, reason)
+        self._after_attempt(run, app)
         return None
 
 

@@ -30,6 +30,14 @@ RETRY_SECONDS = 10.0  # after a runner failed its warm-up
 log = logging.getLogger("sparkstudio.serverless.pool")
 
 
+JOB_USER = "sparkstudio-jobs"  # the Spark Connect user of every job session
+
+
+def job_session_url(connect_url: str, token: str) -> str:
+    """How the runners of an application reach its driver."""
+    return f"{connect_url}/;token={token};user_id={JOB_USER}"
+
+
 @dataclass(frozen=True)
 class Runner:
     folder: Path
@@ -55,6 +63,8 @@ class WarmPool:
         self._idle: dict[str, list[Runner]] = {}
         self._urls: dict[str, str] = {}
         self._failed_at: dict[str, float] = {}
+        self._launching: dict[str, int] = {}
+        self._cold: dict[str, list[Runner]] = {}  # started for a run, not warm yet
         self._lock = threading.Lock()
 
     def _launch(self, application_id: str, url: str) -> Runner:
@@ -75,22 +85,48 @@ class WarmPool:
                 idle.remove(runner)
             # A driver that fails warm-ups is not asked again at once.
             failed = time.monotonic() - self._failed_at.get(application_id, -RETRY_SECONDS)
-            missing = self.size - len(idle) if failed >= RETRY_SECONDS else 0
-        for _ in range(missing):
-            runner = self._launch(application_id, url)
+            launching = self._launching.get(application_id, 0)
+            missing = self.size - len(idle) - launching if failed >= RETRY_SECONDS else 0
+            self._launching[application_id] = launching + max(missing, 0)
+        for _ in range(max(missing, 0)):
+            try:
+                runner = self._launch(application_id, url)
+            finally:
+                with self._lock:
+                    self._launching[application_id] -= 1
             with self._lock:
-                self._idle.setdefault(application_id, []).append(runner)
+                if self._urls.get(application_id) == url:
+                    self._idle.setdefault(application_id, []).append(runner)
+                else:  # dropped meanwhile
+                    stop_runner(runner.record)
 
-    def take(self, application_id: str, url: str) -> Runner:
-        """A runner for one job: a warm one if any (ready ones first), else a new one."""
+    def take(self, application_id: str, url: str) -> Runner | None:
+        """A runner for one job: a warm one if any (ready ones first), else a new one, or
+        None while as many new ones as the pool holds are still starting (on a burst of
+        runs, interpreters starting together would only slow each other down)."""
+        picked: Runner | None = None
         with self._lock:
             idle = [r for r in self._idle.get(application_id, []) if r.alive()]
             if self._urls.get(application_id) == url and idle:
                 idle.sort(key=lambda r: not r.ready())
-                runner = idle.pop(0)
+                picked = idle.pop(0)
                 self._idle[application_id] = idle
-                return runner
-        return self._launch(application_id, url)
+            else:
+                cold = [
+                    r for r in self._cold.get(application_id, []) if r.alive() and not r.ready()
+                ]
+                self._cold[application_id] = cold
+                if len(cold) >= max(self.size, 1):
+                    return None
+        if picked is None:
+            picked = self._launch(application_id, url)
+            with self._lock:
+                self._cold.setdefault(application_id, []).append(picked)
+        if self.size:  # a replacement starts now, not at the application's next look
+            threading.Thread(
+                target=self.keep_warm, args=(application_id, url), name="warm-runners", daemon=True
+            ).start()
+        return picked
 
     def drop(self, application_id: str) -> None:
         """End the application's idle runners (it stopped)."""
@@ -98,6 +134,7 @@ class WarmPool:
             self._drop_locked(application_id)
 
     def _drop_locked(self, application_id: str) -> None:
+        self._cold.pop(application_id, None)  # they run jobs: their runs end them
         for runner in self._idle.pop(application_id, []):
             stop_runner(runner.record)
             shutil.rmtree(runner.folder, ignore_errors=True)

@@ -6,7 +6,7 @@ controller (``sparkstudio.serverless.jobs``) schedules runs and moves their stat
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -74,7 +74,7 @@ def start_job_run(
         for key in configuration.properties:
             if not key.startswith("spark."):
                 raise Invalid.field(
-                    f"configuration_overrides.application_configuration[{index}].properties",
+                    f"configuration_overrides.application_configuration.{index}.properties",
                     f"spark-defaults keys start with 'spark.' (got {key!r})",
                 )
     _start_if_needed(db, application, principal)
@@ -231,6 +231,17 @@ def list_attempts(db: Session, run: JobRun) -> list[JobRunAttemptPublic]:
         )
         for a in rows
     ]
+
+
+def dashboard_url(run: JobRun, application: Application, history: Callable[[], str] | None) -> str:
+    """The run's Spark UI: live while it runs (the application's driver for a Connect run,
+    its own driver for a spark-submit one), its page on the history server after; '' when
+    there is none (it never ran, or the history server is off)."""
+    if run.status in HOLDING:
+        return application.ui_url if run.runtime != CLASSIC else run.ui_url
+    if run.spark_app_id and history is not None:
+        return f"{history().rstrip('/')}/history/{run.spark_app_id}/jobs/"
+    return ""
 
 
 def attempt_log_prefix(run: JobRun, attempt: int) -> str:
