@@ -39,11 +39,13 @@ def read_log(settings: Settings, run: JobRun, attempt: int, stream: str, *, tail
         raise Invalid.field("attempt", f"must be from 1 to {run.attempt} (got {attempt})")
     tail = max(1, min(tail_bytes, MAX_READ_BYTES))
     local = attempt_dir(settings, run, attempt) / stream
-    if local.is_file():
+    try:
         with local.open("rb") as file:
             size = file.seek(0, 2)
             file.seek(max(0, size - tail))
             return file.read().decode("utf-8", "replace")
+    except FileNotFoundError:
+        pass  # never here, or just kept in the log location (copied there before removed)
     url = f"{attempt_log_prefix(run, attempt)}/{DRIVER_FOLDER}/{stream}"
     store = Store.open(url, storage_options(settings, url))
     entry = store.stat(store.root)
