@@ -220,3 +220,40 @@ JOB_RUN = TransitionTable(
         _J.CANCELLED: frozenset(),
     },
 )
+
+
+class NotebookExecutionStatus(StrEnum):
+    """EMR's notebook execution states."""
+
+    START_PENDING = "START_PENDING"
+    STARTING = "STARTING"  # its compute is being made ready, its notebook fetched
+    RUNNING = "RUNNING"
+    FINISHING = "FINISHING"  # its outputs are being written
+    FINISHED = "FINISHED"
+    FAILING = "FAILING"
+    FAILED = "FAILED"
+    STOP_PENDING = "STOP_PENDING"
+    STOPPING = "STOPPING"
+    STOPPED = "STOPPED"
+
+
+_N = NotebookExecutionStatus
+NOTEBOOK_EXECUTION_ENDED = frozenset({_N.FINISHED, _N.FAILED, _N.STOPPED})
+_STOPPABLE = frozenset({_N.STOP_PENDING, _N.FAILING})
+NOTEBOOK_EXECUTION = TransitionTable(
+    kind="notebook execution",
+    initial=_N.START_PENDING,
+    terminal=NOTEBOOK_EXECUTION_ENDED,
+    moves={
+        _N.START_PENDING: frozenset({_N.STARTING}) | _STOPPABLE,
+        _N.STARTING: frozenset({_N.RUNNING}) | _STOPPABLE,
+        _N.RUNNING: frozenset({_N.FINISHING}) | _STOPPABLE,
+        _N.FINISHING: frozenset({_N.FINISHED}) | _STOPPABLE,
+        _N.FAILING: frozenset({_N.FAILED}),
+        _N.STOP_PENDING: frozenset({_N.STOPPING}),
+        _N.STOPPING: frozenset({_N.STOPPED}),
+        _N.FINISHED: frozenset(),
+        _N.FAILED: frozenset(),
+        _N.STOPPED: frozenset(),
+    },
+)

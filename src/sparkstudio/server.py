@@ -24,6 +24,7 @@ from sparkstudio.clusters.runtime import ClusterRuntime
 from sparkstudio.db.migrate import upgrade
 from sparkstudio.db.session import Database
 from sparkstudio.log_redaction import redact_server_logs
+from sparkstudio.notebooks.runtime import NotebookRuntime
 from sparkstudio.serverless.runtime import ApplicationRuntime
 from sparkstudio.services.bootstrap import ensure_admin
 from sparkstudio.services.templates import ensure_builtin_templates
@@ -80,8 +81,14 @@ class ControlPlane:
             settings, self.prepared.database, settings.public_url or self.url
         )
         self.applications = ApplicationRuntime(settings, self.prepared.database)
+        self.notebooks = NotebookRuntime(settings, self.prepared.database)
         app = create_app(
-            settings, self.prepared.database, self.clusters, self.workspaces, self.applications
+            settings,
+            self.prepared.database,
+            self.clusters,
+            self.workspaces,
+            self.applications,
+            self.notebooks,
         )
         config = uvicorn.Config(
             app,
@@ -113,6 +120,7 @@ class ControlPlane:
             raise RuntimeError("the control plane failed to start; see the log above")
         self.clusters.start()
         self.applications.start()
+        self.notebooks.start()
         self.workspaces.start()
         self._write_runtime_file()
         return self
@@ -122,6 +130,7 @@ class ControlPlane:
         self._thread.join(timeout=15)
         # Clusters and workspace servers keep running: the next start re-adopts them.
         self.clusters.stop()
+        self.notebooks.stop()
         self.applications.stop()
         self.workspaces.stop()
         self.socket.close()

@@ -804,6 +804,7 @@ _HIJACK_BODIES: dict[str, dict[str, Any]] = {
         "release_label": next(iter(supported_release_labels())),
     },
     "application:Update": {"tags": {"hijacked": "yes"}},
+    "job-run:Start": {"job_driver": {"spark_submit": {"entry_point": "/hijacked.py"}}},
     "cluster:Scale": {"workers_min": 0, "workers_max": 1},
     "workspace:Attach": {"cluster_id": "cl-0000000000000000"},
     "workspace:Share": {"user": ADMIN_NAME},
@@ -844,6 +845,10 @@ def test_a_member_of_one_studio_sees_nothing_of_another(
         "member_id": b_member["id"],
         "cluster_id": b_cluster["id"],
         "application_id": b_application["id"],
+        # Well-formed ids that name nothing anywhere: the studio or the application
+        # in the path already hides everything of B.
+        "job_run_id": "jr-0000000000000000",
+        "notebook_execution_id": "ne-0000000000000000",
         "template_name": "single-node",
         "path": "jobs/",
         "user_name": ADMIN_NAME,

@@ -23,19 +23,20 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from sparkstudio.api.app import API_PREFIX, DOCS_URL, OPENAPI_URL
 from sparkstudio.api.deps import ACTION_KEY
 from sparkstudio.api.routers.workspace_proxy import PROXY_ACTION
 from sparkstudio.auth.actions import ACTIONS, Action, Role, Scope
-from sparkstudio.db.models import AuditRecord
+from sparkstudio.db.models import AuditRecord, JobRun
 from sparkstudio.db.session import Database
 from sparkstudio.server import ControlPlane
 from sparkstudio.serverless.releases import supported_release_labels
 from sparkstudio.services.audit import last_record_id
 from tests.conftest import SparkCluster
 from tests.integration.test_job_runs_api import insert_job_run, run_body
+from tests.integration.test_notebook_executions_api import insert_execution
 from tests.support import (
     ADMIN_NAME,
     ADMIN_PASSWORD,
@@ -311,16 +312,34 @@ class World:
 
     @cached_property
     def job_run(self) -> dict[str, Any]:
-        """A SUBMITTED run of :attr:`application`, written as a submission writes it (a
-        real one would start the application), with a log and a Spark UI to read."""
+        """A run of :attr:`application`, written as a submission writes it (a real one
+        would start the application) and shown as a spark-submit run that runs, with a
+        log and a live Spark UI to read (the controller is not woken)."""
+        database = self.plane.prepared.database
         job_run_id = insert_job_run(
-            self.plane.prepared.database,
+            database,
             self.plane.settings,
             self.application["id"],
             stdout="matrix\n",
-            ui_url="http://127.0.0.1:18080/history/app-1/jobs/",
+            ui_url="http://127.0.0.1:4041",
         )
+        with database.transaction() as db:
+            db.execute(
+                update(JobRun)
+                .where(JobRun.id == job_run_id)
+                .values(status="RUNNING", runtime="CLASSIC")
+            )
         return {"id": job_run_id}
+
+    @cached_property
+    def notebook_execution(self) -> dict[str, Any]:
+        """A START_PENDING execution on :attr:`application`, written as a start writes it
+        (the controller is not woken), with its outputs written (so they can be read)."""
+        outputs = Path(tempfile.mkdtemp(prefix="matrix-notebook-"))
+        execution_id = insert_execution(
+            self.plane.prepared.database, self.application["id"], outputs=outputs
+        )
+        return {"id": execution_id}
 
     @cached_property
     def token(self) -> dict[str, Any]:
@@ -340,6 +359,7 @@ class World:
             "cluster_id": ("cluster", "id"),
             "application_id": ("application", "id"),
             "job_run_id": ("job_run", "id"),
+            "notebook_execution_id": ("notebook_execution", "id"),
             "template_name": ("template", "name"),
             "user_name": ("shared_user", "name"),
             "repo_name": ("repo", "name"),
@@ -434,6 +454,11 @@ BODIES: dict[Action, Callable[[World], dict[str, Any]]] = {
     Action.APPLICATION_UPDATE: lambda w: {"tags": {"team": "a"}},
     # The script need not exist: the run fails on its own once the application is stopped.
     Action.JOB_RUN_START: lambda w: run_body(),
+    # On the registered cluster; the notebook is not there, so it fails on its own.
+    Action.NOTEBOOK_EXECUTION_START: lambda w: {
+        "notebook": {"uri": "file:///nonexistent/matrix.ipynb"},
+        "target": {"kind": "CLUSTER", "id": w.cluster["id"]},
+    },
 }
 
 _CALLER_ROLE = {"studio_admin": Role.ADMIN, "studio_developer": Role.DEVELOPER}
@@ -490,6 +515,10 @@ def test_route_answers_each_caller_as_the_table_says(
         # The submission auto-started the application: stopped right away, with the run.
         application = route.url(params).removesuffix("/job-runs")
         expect(admin.post(f"{application}/stop"), 202)
+    if route.action is Action.NOTEBOOK_EXECUTION_START and response.status_code == 201:
+        # Stopped right away, unless it has already failed (a 409 then).
+        stop = admin.post(f"{route.url(params)}/{response.json()['id']}/stop")
+        assert stop.status_code in (202, 409), stop.text
     if route.action in LAUNCHES and response.status_code == 201:
         launched = f"/studios/{params['studio_id']}/clusters/{response.json()['id']}"
         expect(admin.delete(launched), 202)

@@ -59,8 +59,10 @@ STATEFUL_FIELDS = frozenset(
 # Fields whose rules relate several values (a schema checks each value alone): a launch's
 # parameters are the template's to check, and a spec's bounds depend on each other, as do
 # an application's capacities: the initial must fit within the maximum, by sizes written
-# as text ("2 vCPU", "4 GB").
+# as text ("2 vCPU", "4 GB"). A notebook execution's notebook is a workspace's (its id and
+# a path) or a URI, never both, and its name ends with .ipynb.
 CROSS_FIELD_PREFIXES = (
+    "notebook",
     "parameters.",
     "spec.",
     "workers_min",

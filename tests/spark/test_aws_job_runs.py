@@ -198,6 +198,9 @@ def test_a_word_count_reads_the_object_store_and_keeps_its_logs_there(
     kept = (
         f"job-logs/applications/{aws.application_id}/jobs/{run_id}/attempts/1/SPARK_DRIVER/stdout"
     )
+    deadline = time.monotonic() + 30  # copied there as the run ends
+    while kept not in aws.s3.keys(aws.bucket) and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert kept in aws.s3.keys(aws.bucket)
     body = aws.s3.client().get_object(Bucket=aws.bucket, Key=kept)["Body"].read().decode()
     assert "be=2" in body

@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 import textwrap
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -41,6 +42,7 @@ pytestmark = pytest.mark.spark
 
 TINY_WORKER = {"cpu": "1 vCPU", "memory": "1 GB"}
 ENDED = {"SUCCESS", "FAILED", "CANCELLED"}
+T = TypeVar("T")
 STATE_LINE = re.compile(r"^\s*\d+s\s+([A-Z]+)\s")
 
 WORD_COUNT = """
@@ -65,6 +67,14 @@ total = spark.sparkContext.parallelize(range(int(sys.argv[1])), 2).map(lambda x:
 print(f"total={total}")
 spark.stop()
 """
+
+
+def eventually(look: Callable[[], T], timeout: float = 30) -> T:
+    """What ``look`` gives once it is truthy (logs are kept just after a run ends)."""
+    deadline = time.monotonic() + timeout
+    while not (seen := look()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return seen
 
 
 @dataclass(frozen=True)
@@ -114,6 +124,13 @@ class Serverless:
         response = self.client.get(f"{self.run_path(run)}/logs", params=params)
         assert response.status_code == 200, response.text
         return response.text
+
+    def row(self, run: dict[str, Any]) -> JobRun:
+        with self.database.session(write=False) as db:
+            row = db.get(JobRun, run["id"])
+            assert row is not None
+            db.expunge(row)
+            return row
 
     def runner(self, run: dict[str, Any]) -> ProcessRecord:
         with self.database.session(write=False) as db:
@@ -169,7 +186,7 @@ def test_a_dataframe_job_starts_the_application_and_runs_on_its_warm_driver(
     assert list(output.glob("part-*.json")), "the job wrote its output"
     # Kept in the log location (the studio's storage by default) once it ended.
     kept = Path(ended["log_uri"].removeprefix("file://")) / "applications"
-    assert list(kept.rglob("SPARK_DRIVER/stdout"))
+    assert eventually(lambda: list(kept.rglob(f"{run['id']}/attempts/1/SPARK_DRIVER/stdout")))
     # Metered from what it held while it ran: one driver and the one executor worker
     # (1 vCPU, 1 GB each), billed for at least a minute each.
     used, billed = ended["total_resource_utilization"], ended["billed_resource_utilization"]
@@ -213,13 +230,10 @@ def test_a_classic_job_runs_with_spark_submit_on_the_applications_workers(
     assert "total=999000" in serverless.log(run)
     # Its own Spark application: its event log is kept with its logs, and its
     # dashboard is its page on the history server.
-    with serverless.database.session(write=False) as db:
-        row = db.get(JobRun, run["id"])
-        assert row is not None
-        spark_app_id = row.spark_app_id
+    spark_app_id = eventually(lambda: serverless.row(run).spark_app_id)  # recorded as it ends
     assert spark_app_id.startswith("app-"), "read from spark-submit's log"
     kept = Path(ended["log_uri"].removeprefix("file://")) / "applications"
-    assert list(kept.rglob(f"attempts/1/sparklogs/*{spark_app_id}*"))
+    assert eventually(lambda: list(kept.rglob(f"attempts/1/sparklogs/*{spark_app_id}*")))
     dashboard = expect(serverless.client.get(f"{serverless.run_path(run)}/dashboard"), 200)
     assert dashboard["url"].endswith(f"/history/{spark_app_id}/jobs/")
 

@@ -22,6 +22,7 @@ from sparkstudio.api.routers import (
     groups,
     job_runs,
     members,
+    notebook_executions,
     session,
     sso,
     studios,
@@ -38,6 +39,7 @@ from sparkstudio.auth.throttle import LoginThrottle
 from sparkstudio.aws import emr_serverless
 from sparkstudio.clusters.runtime import ClusterRuntime
 from sparkstudio.db.session import Database
+from sparkstudio.notebooks.runtime import NotebookRuntime
 from sparkstudio.serverless.runtime import ApplicationRuntime
 from sparkstudio.settings import Settings
 from sparkstudio.workspaces.runtime import WorkspaceRuntime
@@ -59,6 +61,7 @@ def create_app(
     runtime: ClusterRuntime,
     workspaces_runtime: WorkspaceRuntime | None = None,
     applications_runtime: ApplicationRuntime | None = None,
+    notebooks_runtime: NotebookRuntime | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="sparkstudio",
@@ -75,6 +78,7 @@ def create_app(
     app.state.clusters = runtime
     app.state.workspaces = workspaces_runtime or WorkspaceRuntime(settings, database, "")
     app.state.applications = applications_runtime or ApplicationRuntime(settings, database)
+    app.state.notebooks = notebooks_runtime or NotebookRuntime(settings, database)
     app.state.oidc_providers = OidcProviders(settings.oidc_providers)
     # Users, tokens, groups and memberships change only through writes: drop the cache
     # as soon as any write commits, before its response is sent.
@@ -91,7 +95,16 @@ def create_app(
     # Routers are included into the app directly: each level of nesting adds a pass of
     # route matching to every request.
     routers = (session, users, groups, studios, members, workspaces, tokens, templates)
-    for module in (*routers, clusters, cluster_ui, applications, job_runs, workspace_agent, audit):
+    for module in (
+        *routers,
+        clusters,
+        cluster_ui,
+        applications,
+        job_runs,
+        notebook_executions,
+        workspace_agent,
+        audit,
+    ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(workspaces.leftovers_router, prefix=API_PREFIX)
     app.include_router(sso.router, prefix=API_PREFIX)  # single sign-on: public routes

@@ -26,6 +26,7 @@ from sparkstudio.clusters.runtime import ClusterRuntime
 from sparkstudio.db.models import Studio
 from sparkstudio.db.session import Database
 from sparkstudio.errors import Forbidden, NotFound
+from sparkstudio.notebooks.runtime import NotebookRuntime
 from sparkstudio.schemas.common import ID_PATTERN
 from sparkstudio.serverless.runtime import ApplicationRuntime
 from sparkstudio.services import tokens as token_service
@@ -92,6 +93,14 @@ def get_application_runtime(request: Request) -> ApplicationRuntime:
 
 
 Applications = Annotated[ApplicationRuntime, Depends(get_application_runtime)]
+
+
+def get_notebook_runtime(request: Request) -> NotebookRuntime:
+    runtime: NotebookRuntime = request.app.state.notebooks
+    return runtime
+
+
+Notebooks = Annotated[NotebookRuntime, Depends(get_notebook_runtime)]
 
 
 def get_workspace_runtime(request: Request) -> WorkspaceRuntime:
@@ -163,6 +172,7 @@ _KINDS = {
     "cluster_id": "cluster",
     "application_id": "application",
     "job_run_id": "job run",
+    "notebook_execution_id": "notebook execution",
 }
 _ID = re.compile(ID_PATTERN)
 
@@ -196,9 +206,8 @@ def authorize(request: Request, db: Db, principal: CurrentPrincipal) -> Access:
         item = None
         if spec.resource_kind:
             params = request.path_params
-            item = params.get(f"{spec.resource_kind}_id") or params.get(
-                f"{spec.resource_kind}_name"
-            )
+            kind = spec.resource_kind.replace("-", "_")  # notebook-execution: notebook_execution_id
+            item = params.get(f"{kind}_id") or params.get(f"{kind}_name")
         resource = studio_resource(studio.id, spec.resource_kind, item)
     decision = decide(
         action, is_platform_admin=principal.is_platform_admin, grants=grants, resource=resource

@@ -104,6 +104,10 @@ class Action(StrEnum):
     JOB_RUN_LIST = "job-run:List"
     JOB_RUN_DESCRIBE = "job-run:Describe"
     JOB_RUN_CANCEL = "job-run:Cancel"
+    NOTEBOOK_EXECUTION_START = "notebook-execution:Start"
+    NOTEBOOK_EXECUTION_LIST = "notebook-execution:List"
+    NOTEBOOK_EXECUTION_DESCRIBE = "notebook-execution:Describe"
+    NOTEBOOK_EXECUTION_STOP = "notebook-execution:Stop"
     USAGE_DESCRIBE = "usage:Describe"
     AUDIT_LIST = "audit:List"
 
@@ -306,6 +310,24 @@ ACTIONS: dict[Action, ActionSpec] = {
             "Describe a job run, its attempts, its logs and its Spark UI.",
         ),
         _studio(A.JOB_RUN_CANCEL, _BOTH, "application", "Cancel a job run."),
+        _studio(
+            A.NOTEBOOK_EXECUTION_START,
+            _BOTH,
+            "notebook-execution",
+            "Run a notebook headless on a cluster or an application, with parameters.",
+        ),
+        _studio(
+            A.NOTEBOOK_EXECUTION_LIST, _BOTH, "notebook-execution", "List notebook executions."
+        ),
+        _studio(
+            A.NOTEBOOK_EXECUTION_DESCRIBE,
+            _BOTH,
+            "notebook-execution",
+            "Describe a notebook execution and download its outputs.",
+        ),
+        _studio(
+            A.NOTEBOOK_EXECUTION_STOP, _BOTH, "notebook-execution", "Stop a notebook execution."
+        ),
         _studio(A.USAGE_DESCRIBE, _BOTH, "usage", "Report the studio's core and memory usage."),
         _platform(A.AUDIT_LIST, "Read and export the audit trail of changes and denied attempts."),
     )

@@ -12,7 +12,17 @@ from typing import Annotated
 import typer
 
 from sparkstudio import __version__
-from sparkstudio.cli import admin, audit, cluster, config, job, template, token, workspace
+from sparkstudio.cli import (
+    admin,
+    audit,
+    cluster,
+    config,
+    job,
+    notebook,
+    template,
+    token,
+    workspace,
+)
 from sparkstudio.cli import app as application
 from sparkstudio.cli.common import JsonOption, connect
 from sparkstudio.cli.output import console, done, emit_json, errors, record
@@ -34,6 +44,7 @@ app.add_typer(workspace.app, name="workspace", help="Workspaces of a studio.")
 app.add_typer(cluster.app, name="cluster", help="Spark clusters of a studio.")
 app.add_typer(application.app, name="app", help="Serverless applications with warm capacity.")
 app.add_typer(job.app, name="job", help="Job runs of serverless applications.")
+app.add_typer(notebook.app, name="notebook", help="Notebooks run headless, with parameters.")
 app.add_typer(template.app, name="template", help="Cluster templates and who may use them.")
 app.add_typer(token.app, name="token", help="Your personal API tokens.")
 app.add_typer(audit.app, name="audit", help="The audit trail of changes and denials (admins).")

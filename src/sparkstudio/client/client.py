@@ -14,6 +14,7 @@ from sparkstudio.client.applications import Applications
 from sparkstudio.client.audit import Audit
 from sparkstudio.client.clusters import Clusters, Templates
 from sparkstudio.client.job_runs import JobRuns
+from sparkstudio.client.notebook_executions import NotebookExecutions
 from sparkstudio.client.resources import (
     Groups,
     Members,
@@ -62,6 +63,7 @@ class Client:
         self.clusters = Clusters(self)
         self.applications = Applications(self)
         self.job_runs = JobRuns(self)
+        self.notebook_executions = NotebookExecutions(self)
         self.audit = Audit(self)
 
     @classmethod

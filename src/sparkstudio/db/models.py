@@ -457,6 +457,42 @@ class JobRunAttempt(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
+class NotebookExecution(Timestamped, Base):
+    """A headless, parameterized run of a notebook on a cluster or an application."""
+
+    __tablename__ = "notebook_executions"
+    __table_args__ = (
+        Index("ix_notebook_executions_studio_page", "studio_id", "id"),
+        Index("ix_notebook_executions_status", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    studio_id: Mapped[str] = mapped_column(ForeignKey("studios.id", ondelete="RESTRICT"))
+    name: Mapped[str] = mapped_column(String(256), default="")
+    created_by: Mapped[str] = mapped_column(String(64))
+    # The notebook: a path in a workspace's files, or an object-store URI.
+    workspace_id: Mapped[str | None] = mapped_column(String(24), default=None)
+    notebook_path: Mapped[str] = mapped_column(Text, default="")
+    notebook_uri: Mapped[str] = mapped_column(Text, default="")
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Values may be secrets: never shown, only their names.
+    environment: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    tags: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    target_kind: Mapped[str] = mapped_column(String(16))  # CLUSTER or APPLICATION
+    target_id: Mapped[str] = mapped_column(String(24))
+    output_location: Mapped[str] = mapped_column(String(1024))
+    timeout_minutes: Mapped[int] = mapped_column(Integer, default=0)  # 0: none
+    status: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(32))
+    status_reason_code: Mapped[str] = mapped_column(String(64), default="")
+    status_reason_message: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    output_notebook_uri: Mapped[str] = mapped_column(String(1024), default="")
+    output_html_uri: Mapped[str] = mapped_column(String(1024), default="")
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
 class WorkerUsage(Base):
     """One worker's lifetime: what usage (core-seconds, memory-GB-seconds) is metered from.
 

@@ -33,7 +33,7 @@ from typing import Any
 # they know their job, so as one user per application; each run's Spark jobs carry a tag
 # with the run's id.
 CONNECT_URL_ENV = "SPARKSTUDIO_JOB_CONNECT_URL"
-JOB_POLL_SECONDS = 0.002  # how often a warm runner looks for its job
+JOB_POLL_SECONDS = 0.005  # how often a warm runner looks for its job
 CANCELLED_CODE = 143
 
 

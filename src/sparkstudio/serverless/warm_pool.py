@@ -71,9 +71,13 @@ class WarmPool:
         folder = self.root / application_id / "runners" / new_id("rn")
         return launch_runner(folder, "connect", {**os.environ, CONNECT_URL_ENV: url})
 
-    def keep_warm(self, application_id: str, url: str) -> None:
-        """Top the application's pool up to its size (its driver answers at ``url``)."""
+    def keep_warm(self, application_id: str, url: str, *, refill: bool = False) -> None:
+        """Top the application's pool up to its size (its driver answers at ``url``).
+
+        ``refill``: after a runner was taken; the application may have stopped since."""
         with self._lock:
+            if refill and self._urls.get(application_id) != url:
+                return
             if self._urls.get(application_id) != url:  # a new start: the old runners are stale
                 self._drop_locked(application_id)
                 self._urls[application_id] = url
@@ -124,7 +128,11 @@ class WarmPool:
                 self._cold.setdefault(application_id, []).append(picked)
         if self.size:  # a replacement starts now, not at the application's next look
             threading.Thread(
-                target=self.keep_warm, args=(application_id, url), name="warm-runners", daemon=True
+                target=self.keep_warm,
+                args=(application_id, url),
+                kwargs={"refill": True},
+                name="warm-runners",
+                daemon=True,
             ).start()
         return picked
 

@@ -77,7 +77,7 @@ def start_job_run(
                     f"configuration_overrides.application_configuration.{index}.properties",
                     f"spark-defaults keys start with 'spark.' (got {key!r})",
                 )
-    _start_if_needed(db, application, principal)
+    auto_start(db, application, principal, "a job run was submitted")
     monitoring = overrides.monitoring_configuration
     s3 = monitoring.s3_monitoring_configuration if monitoring else None
     log_uri = s3.log_uri if s3 else f"{studio.storage_location.rstrip('/')}/{LOG_FOLDER}"
@@ -116,8 +116,8 @@ def start_job_run(
     return run
 
 
-def _start_if_needed(db: Session, application: Application, principal: Principal) -> None:
-    """EMR's auto-start: a run submitted to a stopped application starts it."""
+def auto_start(db: Session, application: Application, principal: Principal, why: str) -> None:
+    """EMR's auto-start: work submitted to a stopped application starts it."""
     if application.status == ApplicationStatus.TERMINATED or application.target == (
         TARGET_TERMINATED
     ):
@@ -134,7 +134,7 @@ def _start_if_needed(db: Session, application: Application, principal: Principal
             reason="InvalidState",
         )
     application.target = TARGET_STARTED
-    message = f"auto-start: a job run was submitted by {principal.name}"
+    message = f"auto-start: {why} by {principal.name}"
     lifecycle.note(db, APPLICATION, application, Reason("AUTO_START", message), principal.name)
 
 

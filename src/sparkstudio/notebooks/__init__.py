@@ -1,0 +1,1 @@
+"""Headless notebook executions on a cluster or a serverless application."""

@@ -1,0 +1,293 @@
+"""Converge one notebook execution: ready its target, run it, keep its outputs, stop it.
+
+START_PENDING → STARTING (the target is made ready, the notebook fetched) → RUNNING (a
+runner process executes it with papermill) → FINISHING (outputs written) → FINISHED;
+FAILING → FAILED when it cannot start or a cell fails; STOP_PENDING → STOPPING →
+STOPPED on request or timeout. Outputs are written on every ending that ran.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sparkstudio import lifecycle
+from sparkstudio.db.base import utcnow
+from sparkstudio.db.models import Application, Cluster, NotebookExecution, Studio
+from sparkstudio.db.session import Database
+from sparkstudio.lifecycle import (
+    CLUSTER_ENDED,
+    NOTEBOOK_EXECUTION,
+    NOTEBOOK_EXECUTION_ENDED,
+    ApplicationStatus,
+    ClusterStatus,
+    NotebookExecutionStatus,
+    Reason,
+)
+from sparkstudio.serverless.warm_pool import ExitWatcher, stop_runner
+from sparkstudio.services.notebook_executions import TARGET_STOPPED, notebook_source_url
+from sparkstudio.services.workspace_servers import storage_options
+from sparkstudio.settings import Settings
+from sparkstudio.spark import processes
+from sparkstudio.spark.processes import ProcessRecord
+from sparkstudio.storage.stores import Store
+
+log = logging.getLogger("sparkstudio.notebooks")
+
+ACTOR = "sparkstudio"
+_N = NotebookExecutionStatus
+WAITING_POLL_SECONDS = 1.0
+RUNNING_POLL_SECONDS = 2.0  # the exit watcher wakes it sooner when it ends
+USABLE_CLUSTER = frozenset({ClusterStatus.RUNNING, ClusterStatus.WAITING})
+
+
+@dataclass(frozen=True)
+class _Target:
+    """A target ready to run on (a Connect URL and a name), or why not (yet)."""
+
+    connect_url: str = ""
+    name: str = ""
+    waiting: str = ""  # why it is not ready yet
+    failed: str = ""  # why it never will be
+
+
+class ExecutionController:
+    def __init__(self, settings: Settings, database: Database, watcher: ExitWatcher) -> None:
+        self.settings, self.database, self.watcher = settings, database, watcher
+
+    def handle(self, execution_id: str) -> float | None:
+        for _ in range(4):  # START_PENDING → STARTING → RUNNING in one look when it can
+            with self.database.session(write=False) as db:
+                execution = db.get(NotebookExecution, execution_id)
+                if execution is None or execution.status in NOTEBOOK_EXECUTION_ENDED:
+                    return None
+                db.expunge(execution)
+            delay = self._step(execution)
+            if delay is not None or self._status(execution_id) == execution.status:
+                return delay
+        return 0.0
+
+    def _status(self, execution_id: str) -> str:
+        with self.database.session(write=False) as db:
+            execution = db.get(NotebookExecution, execution_id)
+            return execution.status if execution is not None else ""
+
+    def _step(self, execution: NotebookExecution) -> float | None:
+        if execution.target == TARGET_STOPPED or execution.status in (_N.STOP_PENDING, _N.STOPPING):
+            return self._stop(execution, Reason("USER_REQUEST", "stopped on request"))
+        if execution.status == _N.START_PENDING:
+            self._move(execution.id, _N.STARTING, Reason("STARTING", "readying its target"))
+            return None
+        if execution.status == _N.STARTING:
+            return self._start(execution)
+        if execution.status == _N.RUNNING:
+            return self._follow(execution)
+        return None
+
+    @contextmanager
+    def _write(self, execution_id: str) -> Iterator[tuple[Session, NotebookExecution]]:
+        with self.database.transaction() as db:
+            execution = db.scalars(
+                select(NotebookExecution)
+                .where(NotebookExecution.id == execution_id)
+                .with_for_update(of=NotebookExecution)
+            ).one()
+            yield db, execution
+
+    def _move(self, execution_id: str, to: str, reason: Reason) -> None:
+        with self._write(execution_id) as (db, execution):
+            if NOTEBOOK_EXECUTION.allowed(execution.status, to):
+                lifecycle.transition(db, NOTEBOOK_EXECUTION, execution, to, reason, ACTOR)
+                if to in NOTEBOOK_EXECUTION_ENDED:
+                    execution.ended_at = utcnow()
+
+    def _fail(self, execution_id: str, code: str, message: str) -> None:
+        self._move(execution_id, _N.FAILING, Reason(code, message))
+        self._move(execution_id, _N.FAILED, Reason(code, message))
+
+    def folder(self, execution: NotebookExecution) -> Path:
+        return self.settings.home / "notebook-executions" / execution.id
+
+    # -- STARTING -------------------------------------------------------------------------
+
+    def _target(self, execution: NotebookExecution) -> _Target:
+        with self.database.session(write=False) as db:
+            if execution.target_kind == "CLUSTER":
+                cluster = db.get(Cluster, execution.target_id)
+                if cluster is None or cluster.status in CLUSTER_ENDED:
+                    status = cluster.status if cluster is not None else "gone"
+                    return _Target(failed=f"cluster {execution.target_id} is {status}")
+                if cluster.status not in USABLE_CLUSTER or not cluster.state:
+                    return _Target(waiting=f"cluster {cluster.name} is {cluster.status}")
+                url = f"{cluster.connect_url}/;token={cluster.state['token']}"
+                return _Target(connect_url=url, name=cluster.name)
+            app = db.get(Application, execution.target_id)
+            if app is None or app.target != "STARTED":
+                status = app.status if app is not None else "gone"
+                return _Target(failed=f"application {execution.target_id} is {status}")
+            if app.status != ApplicationStatus.STARTED or not app.state:
+                return _Target(waiting=f"application {app.name} is {app.status}")
+            url = f"{app.connect_url}/;token={app.state['token']}"
+            return _Target(connect_url=url, name=app.name)
+
+    def _start(self, execution: NotebookExecution) -> float | None:
+        target = self._target(execution)
+        if target.failed:
+            self._fail(execution.id, "TARGET_UNAVAILABLE", target.failed)
+            return None
+        if target.waiting:
+            with self._write(execution.id) as (db, row):
+                if row.status_reason_message != target.waiting:  # once, not every look
+                    row.status_reason_code = "WAITING_FOR_TARGET"
+                    row.status_reason_message = target.waiting
+                    lifecycle.note(
+                        db,
+                        NOTEBOOK_EXECUTION,
+                        row,
+                        Reason("WAITING_FOR_TARGET", target.waiting),
+                        ACTOR,
+                    )
+            return WAITING_POLL_SECONDS
+        folder = self.folder(execution)
+        folder.mkdir(parents=True, exist_ok=True)
+        name = (execution.notebook_path or execution.notebook_uri).rsplit("/", 1)[-1]
+        local = folder / "input" / name
+        try:
+            self._fetch(execution, local)
+        except (OSError, ValueError) as error:
+            self._fail(execution.id, "NOTEBOOK_NOT_FOUND", f"{name}: {error}")
+            return None
+        job = {
+            "input": str(local),
+            "output": str(folder / "output" / name),
+            "html": str(folder / "output" / (name.removesuffix(".ipynb") + ".html")),
+            "parameters": execution.parameters,
+            "environment": execution.environment,
+            "user": execution.created_by,
+            "target_id": execution.target_id,
+            "target_name": target.name,
+            "connect_url": target.connect_url,
+        }
+        (folder / "output").mkdir(exist_ok=True)
+        _write_json(folder / "job.json", job)
+        argv = [sys.executable, "-m", "sparkstudio.notebooks.runner", str(folder)]
+        (folder / "exit.json").unlink(missing_ok=True)
+        record = processes.launch("notebook", argv, dict(os.environ), folder / "runner.log")
+        self.watcher.watch(execution.id, folder / "exit.json")
+        with self._write(execution.id) as (db, row):
+            row.state = {"runner": record.to_json(), "job": job}
+            row.started_at = utcnow()
+            reason = Reason("RUNNING", f"on {execution.target_kind.lower()} {target.name}")
+            lifecycle.transition(db, NOTEBOOK_EXECUTION, row, _N.RUNNING, reason, ACTOR)
+        return RUNNING_POLL_SECONDS
+
+    def _fetch(self, execution: NotebookExecution, local: Path) -> None:
+        with self.database.session(write=False) as db:
+            studio = db.get(Studio, execution.studio_id)
+            assert studio is not None
+            url = notebook_source_url(studio, execution)
+        store = Store.open(url, storage_options(self.settings, url))
+        entry = store.stat(store.root)
+        if entry is None or entry.is_dir:
+            raise FileNotFoundError("no such notebook")
+        local.parent.mkdir(parents=True, exist_ok=True)
+        store.fs.get_file(store.root, str(local))
+
+    # -- RUNNING --------------------------------------------------------------------------
+
+    def _follow(self, execution: NotebookExecution) -> float | None:
+        state = execution.state or {}
+        folder = self.folder(execution)
+        result = _read_json(folder / "exit.json")
+        record = ProcessRecord.from_json(state["runner"]) if "runner" in state else None
+        if result is None:
+            if record is not None and processes.is_alive(record):
+                self.watcher.watch(execution.id, folder / "exit.json")
+                limit = execution.timeout_minutes * 60
+                started = execution.started_at
+                if limit and started and (utcnow() - started).total_seconds() > limit:
+                    message = f"ran past its timeout of {execution.timeout_minutes} min"
+                    return self._stop(execution, Reason("TIMEOUT", message))
+                return RUNNING_POLL_SECONDS
+            result = _read_json(folder / "exit.json") or {
+                "code": -1,
+                "error": "its process ended without a word (killed?)",
+            }
+        if record is not None:
+            stop_runner(record, grace=2.0)  # reaps it
+        code, error = int(result.get("code", -1)), str(result.get("error", ""))
+        ending = _N.FINISHING if code == 0 else _N.FAILING
+        reason = Reason("WRITING_OUTPUTS", "writing the executed notebook and its HTML")
+        self._move(execution.id, ending, reason if code == 0 else Reason("CELL_FAILED", error))
+        written = self._keep_outputs(execution)
+        if code == 0:
+            self._move(execution.id, _N.FINISHED, Reason("FINISHED", f"outputs in {written}"))
+        else:
+            code_name = "CELL_FAILED" if code == 1 else "EXECUTION_FAILED"
+            self._move(execution.id, _N.FAILED, Reason(code_name, error or f"exit code {code}"))
+        return None
+
+    def _keep_outputs(self, execution: NotebookExecution) -> str:
+        """Copy the executed notebook and its HTML to the output location."""
+        job = (execution.state or {}).get("job", {})
+        prefix = f"{execution.output_location}/{execution.id}"
+        uris: dict[str, str] = {}
+        try:
+            store = Store.open(prefix, storage_options(self.settings, prefix))
+            store.fs.makedirs(store.root, exist_ok=True)
+            for key, column in (("output", "output_notebook_uri"), ("html", "output_html_uri")):
+                local = Path(job.get(key, ""))
+                if job.get(key) and local.is_file():
+                    target = store.join(local.name)
+                    store.fs.put_file(str(local), target)
+                    uris[column] = f"{prefix}/{local.name}"
+        except (OSError, ValueError) as error:
+            log.warning("execution %s: outputs not written to %s: %s", execution.id, prefix, error)
+            return ""
+        with self._write(execution.id) as (_, row):
+            for column, uri in uris.items():
+                setattr(row, column, uri)
+        shutil.rmtree(self.folder(execution), ignore_errors=True)
+        return prefix
+
+    # -- stop -----------------------------------------------------------------------------
+
+    def _stop(self, execution: NotebookExecution, reason: Reason) -> float | None:
+        if execution.status not in (_N.STOP_PENDING, _N.STOPPING):
+            if not NOTEBOOK_EXECUTION.allowed(execution.status, _N.STOP_PENDING):
+                return None
+            self._move(execution.id, _N.STOP_PENDING, reason)
+        else:
+            reason = Reason(execution.status_reason_code, execution.status_reason_message)
+        self._move(execution.id, _N.STOPPING, reason)
+        state = execution.state or {}
+        if "runner" in state:
+            stop_runner(ProcessRecord.from_json(state["runner"]))  # its kernel with it
+            self._keep_outputs(execution)
+        self._move(execution.id, _N.STOPPED, reason)
+        return None
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(data))
+    partial.replace(path)
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data
