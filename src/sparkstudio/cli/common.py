@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Protocol, TypeVar
 
@@ -17,6 +18,7 @@ from sparkstudio.cli.output import Column, console, errors
 from sparkstudio.client import Client
 from sparkstudio.errors import StudioError, Unauthenticated
 from sparkstudio.schemas.common import StatusReason
+from sparkstudio.schemas.events import EventPublic
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts).")]
 TagOption = Annotated[list[str] | None, typer.Option("--tag", help="KEY=VALUE (repeatable).")]
@@ -172,5 +174,51 @@ def watch(
             f"Stopped waiting; {kind} {resource.name} is unaffected "
             f"(sparkstudio {kind} describe {resource.id}).",
             highlight=False,
+        )
+        raise typer.Exit(130) from None
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """One event shown as a status line."""
+
+    id: str
+    name: str
+    status: str
+    status_reason: StatusReason
+
+
+def watch_events(
+    kind: str,
+    resource: W,
+    wait: Callable[[Callable[[W], None] | None], W],
+    events: Callable[[], Sequence[EventPublic]],
+    *,
+    quiet: bool,
+    describe: str,
+) -> W:
+    """``wait(on_change)``, showing every event (state change with its reason) since the
+    last look, in order — a resource may go through several between two looks.
+
+    Ctrl+C stops the wait only (exit status 130); ``describe`` says how to look again.
+    """
+    if quiet:
+        return wait(None)
+    progress = Progress(kind, resource.name or resource.id, resource.status, skip_unchanged=False)
+    shown = 0
+
+    def show_new_events(current: W) -> None:
+        nonlocal shown
+        seen = events()
+        for event in seen[shown:]:
+            progress.changed(_Shown(current.id, current.name, event.to_status, event.reason))
+        shown = len(seen)
+
+    try:
+        with console.status(progress):
+            return wait(show_new_events)
+    except KeyboardInterrupt:
+        errors.print(
+            f"Stopped waiting; {kind} {resource.id} goes on ({describe}).", highlight=False
         )
         raise typer.Exit(130) from None

@@ -11,15 +11,15 @@ from rich.markup import escape
 from sparkstudio.cli.common import (
     EVENT_COLUMNS,
     JsonOption,
-    Progress,
     StudioOption,
     TagOption,
     connect,
     looks_like_id,
     parse_tags,
     resolve_studio,
+    watch_events,
 )
-from sparkstudio.cli.output import console, emit_json, errors, record, table
+from sparkstudio.cli.output import console, emit_json, record, table
 from sparkstudio.client import Client
 from sparkstudio.client.job_runs import JOB_RUN_ENDED
 from sparkstudio.errors import NotFound
@@ -89,39 +89,16 @@ def _label(run: JobRunPublic) -> str:
 
 
 def _wait(client: Client, run: JobRunPublic, *, quiet: bool) -> JobRunPublic:
-    """Wait until the run ends, one line per state change with its reason unless quiet.
-
-    Ctrl+C stops the wait only (exit status 130); the run goes on.
-    """
-    runs = client.job_runs
-    if quiet:
-        return runs.wait(run.studio_id, run.application_id, run.id)
-    progress = Progress("job run", run.name or run.id, run.status, skip_unchanged=False)
-    shown = 0
-
-    def show_new_events(current: JobRunPublic) -> None:
-        """Every state change (and why a run waits) since the last look, in order: a
-        run may go through several between two looks."""
-        nonlocal shown
-        events = runs.events(run.studio_id, run.application_id, run.id)
-        for event in events[shown:]:
-            progress.changed(current.model_copy(
-                update={"status": event.to_status, "status_reason": event.reason}
-            ))  # fmt: skip
-        shown = len(events)
-
-    try:
-        with console.status(progress):
-            return runs.wait(
-                run.studio_id, run.application_id, run.id, poll=0.5, on_change=show_new_events
-            )
-    except KeyboardInterrupt:
-        errors.print(
-            f"Stopped waiting; job run {run.id} goes on "
-            f"(sparkstudio job describe {run.application_id} {run.id}).",
-            highlight=False,
-        )
-        raise typer.Exit(130) from None
+    """Wait until the run ends, one line per state change with its reason unless quiet."""
+    runs, ids = client.job_runs, (run.studio_id, run.application_id, run.id)
+    return watch_events(
+        "job run",
+        run,
+        lambda on_change: runs.wait(*ids, poll=0.5, on_change=on_change),
+        lambda: runs.events(*ids),
+        quiet=quiet,
+        describe=f"sparkstudio job describe {run.application_id} {run.id}",
+    )
 
 
 def _print_tail(client: Client, run: JobRunPublic, stream: str) -> None:

@@ -12,15 +12,15 @@ import typer
 from sparkstudio.cli.common import (
     EVENT_COLUMNS,
     JsonOption,
-    Progress,
     StudioOption,
     TagOption,
     connect,
     looks_like_id,
     parse_tags,
     resolve_studio,
+    watch_events,
 )
-from sparkstudio.cli.output import console, emit_json, errors, record, table
+from sparkstudio.cli.output import console, emit_json, record, table
 from sparkstudio.client import Client
 from sparkstudio.errors import NotFound
 from sparkstudio.schemas.notebook_executions import NotebookExecutionPublic
@@ -112,41 +112,16 @@ def _tag_filter(value: str | None) -> tuple[str, str] | None:
 def _wait(
     client: Client, execution: NotebookExecutionPublic, *, quiet: bool
 ) -> NotebookExecutionPublic:
-    """Wait until it ends, one line per state change with its reason unless quiet.
-
-    Ctrl+C stops the wait only (exit status 130); the execution goes on.
-    """
-    executions = client.notebook_executions
-    studio_id = execution.studio_id
-    if quiet:
-        return executions.wait(studio_id, execution.id)
-    progress = Progress(
-        "notebook execution", execution.name or execution.id, execution.status,
-        skip_unchanged=False,
-    )  # fmt: skip
-    shown = 0
-
-    def show_new_events(current: NotebookExecutionPublic) -> None:
-        """Every state change since the last look, in order: an execution may go through
-        several between two looks."""
-        nonlocal shown
-        events = executions.events(studio_id, execution.id)
-        for event in events[shown:]:
-            progress.changed(current.model_copy(
-                update={"status": event.to_status, "status_reason": event.reason}
-            ))  # fmt: skip
-        shown = len(events)
-
-    try:
-        with console.status(progress):
-            return executions.wait(studio_id, execution.id, poll=0.5, on_change=show_new_events)
-    except KeyboardInterrupt:
-        errors.print(
-            f"Stopped waiting; notebook execution {execution.id} goes on "
-            f"(sparkstudio notebook describe {execution.id}).",
-            highlight=False,
-        )
-        raise typer.Exit(130) from None
+    """Wait until it ends, one line per state change with its reason unless quiet."""
+    executions, ids = client.notebook_executions, (execution.studio_id, execution.id)
+    return watch_events(
+        "notebook execution",
+        execution,
+        lambda on_change: executions.wait(*ids, poll=0.5, on_change=on_change),
+        lambda: executions.events(*ids),
+        quiet=quiet,
+        describe=f"sparkstudio notebook describe {execution.id}",
+    )
 
 
 def _print_outputs(execution: NotebookExecutionPublic) -> None:
