@@ -114,6 +114,13 @@ class Client:
 
     def get_text(self, path: str, params: dict[str, Any] | None = None) -> str:
         """GET a text body (a log) as it is; errors are raised as by :meth:`request`."""
+        return self._get_raw(path, params).text
+
+    def get_bytes(self, path: str, params: dict[str, Any] | None = None) -> bytes:
+        """GET a body (a file) as bytes; errors are raised as by :meth:`request`."""
+        return self._get_raw(path, params).content
+
+    def _get_raw(self, path: str, params: dict[str, Any] | None) -> httpx.Response:
         clean = {k: v for k, v in (params or {}).items() if v is not None}
         try:
             response = self._http.get(path, params=clean)
@@ -129,7 +136,7 @@ class Client:
             except ValueError:
                 body = {"message": response.text[:200] or response.reason_phrase}
             raise from_response(response.status_code, body if isinstance(body, dict) else {})
-        return response.text
+        return response
 
     def stream_lines(self, path: str, params: dict[str, Any] | None = None) -> Iterator[str]:
         """GET a streamed text body and yield it line by line, as it arrives."""

@@ -8,10 +8,8 @@ from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any, Literal
 
-import httpx
-
 from sparkstudio.client.resources import _given, _Resource
-from sparkstudio.errors import StudioError, from_response
+from sparkstudio.errors import StudioError
 from sparkstudio.schemas.events import EventPublic
 from sparkstudio.schemas.notebook_executions import NotebookExecutionPublic
 
@@ -106,22 +104,7 @@ class NotebookExecutions(_Resource):
     ) -> bytes:
         """The executed notebook (or its HTML) as bytes; a 409 until it is written."""
         path = self._path(studio_id, execution_id) + "/output"
-        client = self._client
-        try:
-            response = client._http.get(path, params={"format": format})
-        except httpx.TransportError as error:
-            raise StudioError(
-                f"cannot reach the control plane at {client.url}: {error}",
-                reason="ConnectionError",
-                status=0,
-            ) from error
-        if response.is_error:
-            try:
-                body = response.json()
-            except ValueError:
-                body = {"message": response.text[:200] or response.reason_phrase}
-            raise from_response(response.status_code, body if isinstance(body, dict) else {})
-        return response.content
+        return self._client.get_bytes(path, {"format": format})
 
     def wait(
         self,
