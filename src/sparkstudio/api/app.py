@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import swagger_ui_bundle  # type: ignore[import-untyped]
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from sparkstudio import __version__
 from sparkstudio.api import errors
 from sparkstudio.api.audit_trail import AuditTrail
+from sparkstudio.api.query_values import reject_repeated_query_values
 from sparkstudio.api.routers import (
     applications,
     audit,
@@ -70,6 +71,7 @@ def create_app(
         openapi_url=OPENAPI_URL,
         docs_url=None,  # served below from local assets: no CDN
         redoc_url=None,
+        dependencies=[Depends(reject_repeated_query_values)],
     )
     app.state.settings = settings
     app.state.database = database
