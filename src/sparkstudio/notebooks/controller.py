@@ -8,7 +8,6 @@ STOPPED on request or timeout. Outputs are written on every ending that ran.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -17,12 +16,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sparkstudio import lifecycle
+from sparkstudio import lifecycle, runners
 from sparkstudio.db.base import utcnow
 from sparkstudio.db.models import Application, Cluster, NotebookExecution, Studio
 from sparkstudio.db.session import Database
@@ -35,13 +33,13 @@ from sparkstudio.lifecycle import (
     NotebookExecutionStatus,
     Reason,
 )
-from sparkstudio.serverless.warm_pool import ExitWatcher, stop_runner
+from sparkstudio.runners import ExitWatcher, stop_runner
 from sparkstudio.services.notebook_executions import TARGET_STOPPED, notebook_source_url
 from sparkstudio.services.workspace_servers import storage_options
 from sparkstudio.settings import Settings
 from sparkstudio.spark import processes
 from sparkstudio.spark.processes import ProcessRecord
-from sparkstudio.storage.stores import Store
+from sparkstudio.storage.stores import Store, fetch_file
 
 log = logging.getLogger("sparkstudio.notebooks")
 
@@ -180,11 +178,11 @@ class ExecutionController:
             "connect_url": target.connect_url,
         }
         (folder / "output").mkdir(exist_ok=True)
-        _write_json(folder / "job.json", job)
+        runners.write_json(folder / runners.JOB_FILE, job)
         argv = [sys.executable, "-m", "sparkstudio.notebooks.runner", str(folder)]
-        (folder / "exit.json").unlink(missing_ok=True)
+        (folder / runners.EXIT_FILE).unlink(missing_ok=True)
         record = processes.launch("notebook", argv, dict(os.environ), folder / "runner.log")
-        self.watcher.watch(execution.id, folder / "exit.json")
+        self.watcher.watch(execution.id, folder / runners.EXIT_FILE)
         with self._write(execution.id) as (db, row):
             row.state = {"runner": record.to_json(), "job": job}
             row.started_at = utcnow()
@@ -197,35 +195,23 @@ class ExecutionController:
             studio = db.get(Studio, execution.studio_id)
             assert studio is not None
             url = notebook_source_url(studio, execution)
-        store = Store.open(url, storage_options(self.settings, url))
-        entry = store.stat(store.root)
-        if entry is None or entry.is_dir:
-            raise FileNotFoundError("no such notebook")
-        local.parent.mkdir(parents=True, exist_ok=True)
-        store.fs.get_file(store.root, str(local))
+        fetch_file(url, local, storage_options(self.settings, url))
 
     # -- RUNNING --------------------------------------------------------------------------
 
     def _follow(self, execution: NotebookExecution) -> float | None:
         state = execution.state or {}
         folder = self.folder(execution)
-        result = _read_json(folder / "exit.json")
         record = ProcessRecord.from_json(state["runner"]) if "runner" in state else None
+        result = runners.outcome(folder, record)
         if result is None:
-            if record is not None and processes.is_alive(record):
-                self.watcher.watch(execution.id, folder / "exit.json")
-                limit = execution.timeout_minutes * 60
-                started = execution.started_at
-                if limit and started and (utcnow() - started).total_seconds() > limit:
-                    message = f"ran past its timeout of {execution.timeout_minutes} min"
-                    return self._stop(execution, Reason("TIMEOUT", message))
-                return RUNNING_POLL_SECONDS
-            result = _read_json(folder / "exit.json") or {
-                "code": -1,
-                "error": "its process ended without a word (killed?)",
-            }
-        if record is not None:
-            stop_runner(record, grace=2.0)  # reaps it
+            self.watcher.watch(execution.id, folder / runners.EXIT_FILE)
+            limit = execution.timeout_minutes * 60
+            started = execution.started_at
+            if limit and started and (utcnow() - started).total_seconds() > limit:
+                message = f"ran past its timeout of {execution.timeout_minutes} min"
+                return self._stop(execution, Reason("TIMEOUT", message))
+            return RUNNING_POLL_SECONDS
         code, error = int(result.get("code", -1)), str(result.get("error", ""))
         ending = _N.FINISHING if code == 0 else _N.FAILING
         reason = Reason("WRITING_OUTPUTS", "writing the executed notebook and its HTML")
@@ -277,17 +263,3 @@ class ExecutionController:
             self._keep_outputs(execution)
         self._move(execution.id, _N.STOPPED, reason)
         return None
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(data))
-    partial.replace(path)
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data: dict[str, Any] = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data

@@ -22,14 +22,9 @@ from sparkstudio.jupyter.attachment import (
     write_attachment,
 )
 from sparkstudio.jupyter.kernelspecs import write_kernelspecs
+from sparkstudio.runners import EXIT_FILE, JOB_FILE, write_json
 
 KERNEL = "pyspark"
-
-
-def _write(path: Path, data: dict[str, Any]) -> None:
-    partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(data))
-    partial.replace(path)
 
 
 def prepare_kernel(folder: Path, job: dict[str, Any]) -> None:
@@ -68,7 +63,7 @@ def run(folder: Path) -> tuple[int, str]:
     import papermill  # type: ignore[import-untyped]
     from papermill.exceptions import PapermillExecutionError  # type: ignore[import-untyped]
 
-    job: dict[str, Any] = json.loads((folder / "job.json").read_text())
+    job: dict[str, Any] = json.loads((folder / JOB_FILE).read_text())
     prepare_kernel(folder, job)
     output, html = Path(job["output"]), Path(job["html"])
     code, error = 0, ""
@@ -98,7 +93,7 @@ def run(folder: Path) -> tuple[int, str]:
 def main(argv: list[str]) -> None:
     folder = Path(argv[0])
     code, error = run(folder)
-    _write(folder / "exit.json", {"code": code, "error": error})
+    write_json(folder / EXIT_FILE, {"code": code, "error": error})
     sys.exit(code)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sparkstudio.db.session import Database
 from sparkstudio.notebooks.controller import ExecutionController
 from sparkstudio.reconcile import Reconciler
-from sparkstudio.serverless.warm_pool import ExitWatcher
+from sparkstudio.runners import ExitWatcher
 from sparkstudio.services.notebook_executions import live_execution_ids
 from sparkstudio.settings import Settings
 

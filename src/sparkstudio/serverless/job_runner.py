@@ -29,18 +29,14 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from sparkstudio.runners import EXIT_FILE, JOB_FILE, write_json
+
 # sc://…/;token=…;user_id=… of the application's driver. Runs open their session before
 # they know their job, so as one user per application; each run's Spark jobs carry a tag
 # with the run's id.
 CONNECT_URL_ENV = "SPARKSTUDIO_JOB_CONNECT_URL"
 JOB_POLL_SECONDS = 0.005  # how often a warm runner looks for its job
 CANCELLED_CODE = 143
-
-
-def _write(path: Path, data: dict[str, Any]) -> None:
-    partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(data))
-    partial.replace(path)  # readers never see half a file
 
 
 def _error_line(error: BaseException) -> str:
@@ -56,7 +52,7 @@ class Runner:
         self.parent = os.getppid()
 
     def finish(self, code: int, error: str = "") -> None:
-        _write(self.folder / "exit.json", {"code": code, "error": error})
+        write_json(self.folder / EXIT_FILE, {"code": code, "error": error})
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)  # no interpreter teardown: gRPC threads would only slow it
@@ -84,12 +80,12 @@ class Runner:
         url = os.environ[CONNECT_URL_ENV]
         os.environ["SPARK_REMOTE"] = url  # SparkSession.builder.getOrCreate() comes here
         self.session = SparkSession.builder.remote(url).getOrCreate()
-        if not (self.folder / "job.json").exists():  # a cold runner's job runs at once
+        if not (self.folder / JOB_FILE).exists():  # a cold runner's job runs at once
             self.session.range(1).collect()
         (self.folder / "ready").touch()
 
     def wait_for_job(self) -> dict[str, Any]:
-        path = self.folder / "job.json"
+        path = self.folder / JOB_FILE
         while not path.exists():
             if os.getppid() != self.parent:  # the control plane is gone: nobody will come
                 os._exit(0)
@@ -162,7 +158,7 @@ def main(argv: list[str]) -> None:
     runner = Runner(folder)
     signal.signal(signal.SIGTERM, runner.on_sigterm)
     if mode == "classic":
-        runner.run_classic(json.loads((folder / "job.json").read_text()))
+        runner.run_classic(json.loads((folder / JOB_FILE).read_text()))
         return
     try:
         runner.warm_up()

@@ -9,20 +9,18 @@ takes a run as far as it can go at once, so a warm run is RUNNING within millise
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sparkstudio import lifecycle
+from sparkstudio import lifecycle, runners
 from sparkstudio.db.base import utcnow
 from sparkstudio.db.models import Application, JobRun, JobRunAttempt
 from sparkstudio.db.session import Database
@@ -33,29 +31,26 @@ from sparkstudio.lifecycle import (
     JobRunStatus,
     Reason,
 )
+from sparkstudio.runners import ExitWatcher, stop_runner
 from sparkstudio.serverless import classic, job_logs
 from sparkstudio.serverless.capacity import Capacity, capacity_of
-from sparkstudio.serverless.metering import Held, classic_held, connect_held, meter
+from sparkstudio.serverless.metering import account_attempt, classic_held, connect_held
 from sparkstudio.serverless.submit import (
     CLASSIC,
-    RUNTIME_KEY,
-    SubmitParameters,
     choose_runtime,
+    fetch_entry_point,
     parse_parameters,
+    spark_conf,
 )
-from sparkstudio.serverless.warm_pool import (
-    ExitWatcher,
-    WarmPool,
-    job_session_url,
-    launch_runner,
-    stop_runner,
-)
+from sparkstudio.serverless.warm_pool import WarmPool, job_session_url, launch_runner
 from sparkstudio.services.applications import TARGET_STARTED
 from sparkstudio.services.job_runs import (
     HOLDING,
     TARGET_CANCELLED,
     attempt_log_prefix,
     classic_workers_held,
+    connect_runs_holding,
+    count_runs,
 )
 from sparkstudio.services.workspace_servers import storage_options
 from sparkstudio.settings import Settings
@@ -63,7 +58,6 @@ from sparkstudio.spark import processes
 from sparkstudio.spark.driver import read_activity
 from sparkstudio.spark.home import find_spark_home
 from sparkstudio.spark.processes import ProcessRecord
-from sparkstudio.storage.stores import Store
 
 log = logging.getLogger("sparkstudio.serverless.jobs")
 
@@ -208,17 +202,21 @@ class JobRunController:
     def _submitted(self, run: JobRun, app: _App) -> float | None:
         folder = job_logs.attempt_dir(self.settings, run, run.attempt)
         try:
-            script = self._fetch_entry_point(run, folder)
+            script = fetch_entry_point(
+                run.entry_point, folder, storage_options(self.settings, run.entry_point)
+            )
         except (OSError, ValueError) as error:
             self._fail(run, "ENTRY_POINT_NOT_FOUND", f"{run.entry_point}: {error}")
             return None
         params = parse_parameters(run.spark_submit_parameters)
-        runtime, why = choose_runtime(script, params, self._conf(run, params))
+        runtime, why = choose_runtime(
+            script, params, spark_conf(run.configuration_overrides, params)
+        )
         with self._write(run.id) as (db, row):
             row.runtime, row.runtime_reason = runtime, why
             row.state = {"script": str(script)}
-            queued = _count(db, run.application_id, {_J.QUEUED}, before=run.id)
-            active = _count(db, run.application_id, ACTIVE)
+            queued = count_runs(db, run.application_id, {_J.QUEUED}, before=run.id)
+            active = count_runs(db, run.application_id, ACTIVE)
             if queued or active >= app.max_concurrent_runs:
                 message = (
                     f"{active} run(s) active of at most {app.max_concurrent_runs}; "
@@ -228,34 +226,6 @@ class JobRunController:
             else:
                 self._move(db, row, _J.PENDING, self._pending_reason(app))
         return None
-
-    def _fetch_entry_point(self, run: JobRun, folder: Path) -> Path:
-        """The script on this host: a local path as is, an object-store one copied here."""
-        entry = run.entry_point
-        if entry.startswith("/"):
-            path = Path(entry)
-            if not path.is_file():
-                raise FileNotFoundError("no such file on this host")
-            return path
-        if not entry.startswith(("file:///", "s3://")):
-            raise ValueError("an entry point is an absolute path, a file:/// or an s3:// URI")
-        store = Store.open(entry, storage_options(self.settings, entry))
-        entry_info = store.stat(store.root)
-        if entry_info is None or entry_info.is_dir:
-            raise FileNotFoundError("no such object")
-        folder.mkdir(parents=True, exist_ok=True)
-        local = folder / entry.rstrip("/").rsplit("/", 1)[-1]
-        store.fs.get_file(store.root, str(local))
-        return local
-
-    @staticmethod
-    def _conf(run: JobRun, params: SubmitParameters) -> dict[str, str]:
-        """spark-defaults overrides, then spark-submit's --conf (which wins, as in Spark)."""
-        conf: dict[str, str] = {}
-        for configuration in run.configuration_overrides.get("application_configuration", []):
-            conf.update(configuration.get("properties", {}))
-        conf.update(params.conf)
-        return conf
 
     @staticmethod
     def _pending_reason(app: _App) -> Reason:
@@ -276,8 +246,8 @@ class JobRunController:
             )
             return None
         with self._write(run.id) as (db, row):
-            first = _count(db, run.application_id, {_J.QUEUED}, before=run.id) == 0
-            active = _count(db, run.application_id, ACTIVE)
+            first = count_runs(db, run.application_id, {_J.QUEUED}, before=run.id) == 0
+            active = count_runs(db, run.application_id, ACTIVE)
             if first and active < app.max_concurrent_runs:
                 self._move(db, row, _J.PENDING, self._pending_reason(app))
                 return None
@@ -319,7 +289,7 @@ class JobRunController:
     def _place_connect(self, run: JobRun, app: _App) -> float | None:
         folder, state = self._attempt_files(run)
         params = parse_parameters(run.spark_submit_parameters)
-        conf = {k: v for k, v in self._conf(run, params).items() if k != RUNTIME_KEY}
+        conf = spark_conf(run.configuration_overrides, params, for_the_run=True)
         runner = self.pool.take(app.id, app.session_url)
         if runner is None:
             self._waiting(run, "WAITING_FOR_RUNNER", "job runners are starting for earlier runs")
@@ -339,13 +309,13 @@ class JobRunController:
             "stderr": str(folder / "stderr"),
         }
         self._scheduled(run, state, runner.folder, runner.record)
-        _write_json(runner.folder / "job.json", job)
+        runners.write_json(runner.folder / runners.JOB_FILE, job)
         self._running(run, f"on the warm Spark Connect driver of {app.id}")
         return RUNNING_POLL_SECONDS
 
     def _place_classic(self, run: JobRun, app: _App) -> float | None:
         params = parse_parameters(run.spark_submit_parameters)
-        conf = {k: v for k, v in self._conf(run, params).items() if k != RUNTIME_KEY}
+        conf = spark_conf(run.configuration_overrides, params, for_the_run=True)
         wanted = _positive(conf.get("spark.executor.instances", "1"))
         room = app.capacity.executors_max - max(app.capacity.executors_initial, 1)
         if wanted > room:
@@ -391,7 +361,7 @@ class JobRunController:
         }
         runner_folder = folder / "runner"
         runner_folder.mkdir(exist_ok=True)
-        _write_json(runner_folder / "job.json", job)
+        runners.write_json(runner_folder / runners.JOB_FILE, job)
         self._scheduled(run, state, runner_folder, None)
         runner = launch_runner(runner_folder, "classic", env)
         with self._write(run.id) as (_, row):
@@ -409,7 +379,7 @@ class JobRunController:
             row.state = state
             row.ui_url = str(state.get("ui_url", ""))
             self._move(db, row, _J.SCHEDULED, Reason("SCHEDULED", "its process is starting"))
-        self.watcher.watch(run.id, folder / "exit.json")
+        self.watcher.watch(run.id, folder / runners.EXIT_FILE)
 
     def _running(self, run: JobRun, where: str) -> None:
         with self._write(run.id) as (db, row):
@@ -428,17 +398,11 @@ class JobRunController:
             return self._cancel(run, app, Reason("APPLICATION_STOPPING", message))
         state = run.state or {}
         folder = Path(state.get("runner_folder", ""))
-        result = _read_json(folder / "exit.json")
         record = ProcessRecord.from_json(state["runner"]) if "runner" in state else None
+        result = runners.outcome(folder, record)
         if result is None:
-            if record is not None and processes.is_alive(record):
-                self.watcher.watch(run.id, folder / "exit.json")  # after a restart, too
-                return self._check_timeout(run, app)
-            result = _read_json(folder / "exit.json")  # it may have ended just now
-            if result is None:
-                result = {"code": -1, "error": "its process ended without a word (killed?)"}
-        if record is not None:
-            stop_runner(record, grace=2.0)  # reaps it
+            self.watcher.watch(run.id, folder / runners.EXIT_FILE)  # after a restart, too
+            return self._check_timeout(run, app)
         shutil.rmtree(folder, ignore_errors=True)  # the runner's files; the logs are elsewhere
         code = int(result.get("code", -1))
         self._finish_attempt(run, app, code, str(result.get("error", "")))
@@ -457,7 +421,7 @@ class JobRunController:
     def _finish_attempt(self, run: JobRun, app: _App, code: int, error: str) -> None:
         where = f"; its logs are in {attempt_log_prefix(run, run.attempt)}"
         with self._write(run.id) as (db, row):
-            _account(row, utcnow())
+            account_attempt(row, utcnow())
             if code == 0:
                 self._end(db, row, _J.SUCCESS, Reason("SUCCESS", f"the job succeeded{where}"))
             elif row.attempt < row.max_attempts:
@@ -530,47 +494,10 @@ class JobRunController:
         if "runner_folder" in state:
             shutil.rmtree(state["runner_folder"], ignore_errors=True)
         with self._write(run.id) as (db, row):
-            _account(row, utcnow())
+            account_attempt(row, utcnow())
             self._end(db, row, _J.CANCELLED, reason)
         self._after_attempt(run, app)
         return None
-
-
-def _account(run: JobRun, now: datetime) -> None:
-    """Add an ended attempt's duration and metered utilization to its run."""
-    state = run.state or {}
-    if run.started_at is not None:
-        seconds = (now - run.started_at).total_seconds()
-        run.running_seconds += seconds
-        held = [Held.from_json(item) for item in state.get("held", [])]
-        metered = meter(held, seconds)
-        run.vcpu_seconds += metered.vcpu_seconds
-        run.memory_gb_seconds += metered.memory_gb_seconds
-        run.storage_gb_seconds += metered.storage_gb_seconds
-        run.billed_vcpu_seconds += metered.billed_vcpu_seconds
-        run.billed_memory_gb_seconds += metered.billed_memory_gb_seconds
-        run.billed_storage_gb_seconds += metered.billed_storage_gb_seconds
-    run.state = {k: v for k, v in state.items() if k == "script"}
-
-
-def connect_runs_holding(db: Session, application_id: str) -> int:
-    statement = select(JobRun.id).where(
-        JobRun.application_id == application_id,
-        JobRun.runtime != CLASSIC,
-        JobRun.status.in_([s.value for s in HOLDING]),
-    )
-    return len(db.scalars(statement).all())
-
-
-def _count(
-    db: Session, application_id: str, statuses: frozenset[str] | set[str], *, before: str = ""
-) -> int:
-    statement = select(JobRun.id).where(
-        JobRun.application_id == application_id, JobRun.status.in_([str(s) for s in statuses])
-    )
-    if before:
-        statement = statement.where(JobRun.id < before)
-    return len(db.scalars(statement).all())
 
 
 def _positive(text: str) -> int:
@@ -578,17 +505,3 @@ def _positive(text: str) -> int:
         return max(1, int(text))
     except ValueError:
         return 1
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(data))
-    partial.replace(path)
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data: dict[str, Any] = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data

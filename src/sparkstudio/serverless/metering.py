@@ -16,8 +16,10 @@ beyond the 20 GB every worker has without charge.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from sparkstudio.db.models import JobRun
 from sparkstudio.serverless.capacity import Size
 
 MINIMUM_BILLED_SECONDS = 60.0
@@ -75,3 +77,20 @@ def connect_held(driver: Size, executor: Size, executors: int, sharing: int) -> 
 
 def classic_held(driver: Size, executor: Size, executors: int) -> list[Held]:
     return [Held(driver, 1.0), Held(executor, float(executors))]
+
+
+def account_attempt(run: JobRun, now: datetime) -> None:
+    """Add an ended attempt's duration and metered utilization to its run."""
+    state = run.state or {}
+    if run.started_at is not None:
+        seconds = (now - run.started_at).total_seconds()
+        run.running_seconds += seconds
+        held = [Held.from_json(item) for item in state.get("held", [])]
+        metered = meter(held, seconds)
+        run.vcpu_seconds += metered.vcpu_seconds
+        run.memory_gb_seconds += metered.memory_gb_seconds
+        run.storage_gb_seconds += metered.storage_gb_seconds
+        run.billed_vcpu_seconds += metered.billed_vcpu_seconds
+        run.billed_memory_gb_seconds += metered.billed_memory_gb_seconds
+        run.billed_storage_gb_seconds += metered.billed_storage_gb_seconds
+    run.state = {k: v for k, v in state.items() if k == "script"}

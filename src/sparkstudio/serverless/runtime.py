@@ -10,9 +10,10 @@ from __future__ import annotations
 from sparkstudio.backends import load_backend
 from sparkstudio.db.session import Database
 from sparkstudio.reconcile import Reconciler
+from sparkstudio.runners import ExitWatcher
 from sparkstudio.serverless.controller import ApplicationController
 from sparkstudio.serverless.jobs import JobRunController
-from sparkstudio.serverless.warm_pool import ExitWatcher, WarmPool
+from sparkstudio.serverless.warm_pool import WarmPool
 from sparkstudio.services.applications import live_application_ids
 from sparkstudio.services.job_runs import live_job_run_ids
 from sparkstudio.settings import Settings

@@ -14,8 +14,10 @@ import ast
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sparkstudio.errors import Invalid
+from sparkstudio.storage.stores import fetch_file
 
 CONNECT = "CONNECT"
 CLASSIC = "CLASSIC"
@@ -125,3 +127,31 @@ def classic_api_in(script: Path) -> str:
                 if alias.name in CLASSIC_NAMES or alias.name == "pyspark.rdd":
                     return alias.name
     return ""
+
+
+def spark_conf(
+    overrides: dict[str, Any], params: SubmitParameters, *, for_the_run: bool = False
+) -> dict[str, str]:
+    """spark-defaults overrides, then spark-submit's --conf (which wins, as in Spark);
+    ``for_the_run``: without the platform's own key (it chose the runtime already)."""
+    conf: dict[str, str] = {}
+    for configuration in overrides.get("application_configuration", []):
+        conf.update(configuration.get("properties", {}))
+    conf.update(params.conf)
+    if for_the_run:
+        conf.pop(RUNTIME_KEY, None)
+    return conf
+
+
+def fetch_entry_point(entry: str, folder: Path, storage_options: dict[str, Any]) -> Path:
+    """The script on this host: a local path as is, an object-store one copied here."""
+    if entry.startswith("/"):
+        path = Path(entry)
+        if not path.is_file():
+            raise FileNotFoundError("no such file on this host")
+        return path
+    if not entry.startswith(("file:///", "s3://")):
+        raise ValueError("an entry point is an absolute path, a file:/// or an s3:// URI")
+    local = folder / entry.rstrip("/").rsplit("/", 1)[-1]
+    fetch_file(entry, local, storage_options)
+    return local

@@ -9,18 +9,17 @@ end with the application, or by themselves when the control plane is gone.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from sparkstudio.ids import new_id
+from sparkstudio.runners import stop_runner
 from sparkstudio.serverless.job_runner import CONNECT_URL_ENV
 from sparkstudio.spark import processes
 from sparkstudio.spark.processes import ProcessRecord
@@ -156,46 +155,3 @@ class WarmPool:
         with self._lock:
             for application_id in list(self._idle):
                 self._drop_locked(application_id)
-
-
-def stop_runner(record: ProcessRecord, grace: float = 10.0) -> None:
-    """SIGTERM (a running job is interrupted and says so), then SIGKILL after ``grace``."""
-    with contextlib.suppress(RuntimeError):  # checked by the caller: is_alive
-        processes.stop(record, grace)
-
-
-class ExitWatcher:
-    """Wakes a run's controller the moment its runner writes ``exit.json``.
-
-    One thread looks at every running attempt's folder every few milliseconds: cheaper
-    than a thread per run, and it follows runners this process did not start.
-    """
-
-    def __init__(self, wake: Callable[[str], None], interval: float = 0.005) -> None:
-        self.wake, self.interval = wake, interval
-        self._watched: dict[str, Path] = {}
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def watch(self, job_run_id: str, exit_file: Path) -> None:
-        with self._lock:
-            self._watched[job_run_id] = exit_file
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="job-exit-watcher", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            with self._lock:
-                ended = [job for job, path in self._watched.items() if path.exists()]
-                for job in ended:
-                    del self._watched[job]
-            for job in ended:
-                self.wake(job)

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sparkstudio import lifecycle
@@ -274,3 +274,25 @@ def has_job_runs_in_progress(db: Session, application_id: str) -> bool:
         JobRun.application_id == application_id, JobRun.status.in_(statuses)
     )
     return db.scalars(statement.limit(1)).first() is not None
+
+
+def count_runs(
+    db: Session, application_id: str, statuses: Iterable[str], *, before: str = ""
+) -> int:
+    """The application's runs in ``statuses`` (submitted before run ``before``, if given)."""
+    statement = select(func.count(JobRun.id)).where(
+        JobRun.application_id == application_id, JobRun.status.in_([str(s) for s in statuses])
+    )
+    if before:
+        statement = statement.where(JobRun.id < before)
+    return int(db.scalar(statement) or 0)
+
+
+def connect_runs_holding(db: Session, application_id: str) -> int:
+    """The application's Spark Connect runs that hold a place on its driver now."""
+    statement = select(func.count(JobRun.id)).where(
+        JobRun.application_id == application_id,
+        JobRun.runtime != CLASSIC,
+        JobRun.status.in_([s.value for s in HOLDING]),
+    )
+    return int(db.scalar(statement) or 0)

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
 
@@ -72,6 +73,16 @@ def list_roots(url: str, storage_options: dict[str, Any] | None = None) -> list[
     """The names of the directories right under ``url`` (e.g. one per workspace)."""
     store = Store.open(url, storage_options)
     return sorted(entry.name for entry in store.listdir(store.root) if entry.is_dir)
+
+
+def fetch_file(url: str, local: Path, storage_options: dict[str, Any] | None = None) -> None:
+    """Copy the one file at ``url`` to ``local`` (FileNotFoundError when there is none)."""
+    store = Store.open(url, storage_options)
+    entry = store.stat(store.root)
+    if entry is None or entry.is_dir:
+        raise FileNotFoundError("no such file")
+    local.parent.mkdir(parents=True, exist_ok=True)
+    store.fs.get_file(store.root, str(local))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,96 @@
+"""Runners: processes a controller starts for one piece of work (a job run's attempt, a
+notebook execution), and the files they and the control plane exchange.
+
+A runner reads its ``job.json`` and writes ``exit.json`` (``{"code": …, "error": …}``)
+when it ends. Files, not pipes: a restarted control plane still follows a runner it
+did not start.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sparkstudio.spark import processes
+from sparkstudio.spark.processes import ProcessRecord
+
+EXIT_FILE = "exit.json"
+JOB_FILE = "job.json"
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Replace ``path`` atomically: a reader never sees half of it."""
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(data))
+    partial.replace(path)
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data
+
+
+def outcome(folder: Path, record: ProcessRecord | None) -> dict[str, Any] | None:
+    """What the runner in ``folder`` ended with; None while it runs. An ended runner is
+    reaped."""
+    result = read_json(folder / EXIT_FILE)
+    if result is None:
+        if record is not None and processes.is_alive(record):
+            return None
+        result = read_json(folder / EXIT_FILE) or {  # it may have ended just now
+            "code": -1,
+            "error": "its process ended without a word (killed?)",
+        }
+    if record is not None:
+        stop_runner(record, grace=2.0)
+    return result
+
+
+def stop_runner(record: ProcessRecord, grace: float = 10.0) -> None:
+    """SIGTERM (a running job is interrupted and says so), then SIGKILL after ``grace``."""
+    with contextlib.suppress(RuntimeError):  # checked by the caller: is_alive
+        processes.stop(record, grace)
+
+
+class ExitWatcher:
+    """Wakes a controller the moment a runner it follows writes ``exit.json``.
+
+    One thread looks at every followed runner's folder every few milliseconds: cheaper
+    than a thread per runner, and it follows runners this process did not start.
+    """
+
+    def __init__(self, wake: Callable[[str], None], interval: float = 0.005) -> None:
+        self.wake, self.interval = wake, interval
+        self._watched: dict[str, Path] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, key: str, exit_file: Path) -> None:
+        with self._lock:
+            self._watched[key] = exit_file
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="runner-exit-watcher", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            with self._lock:
+                ended = [job for job, path in self._watched.items() if path.exists()]
+                for job in ended:
+                    del self._watched[job]
+            for job in ended:
+                self.wake(job)
