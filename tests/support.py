@@ -90,6 +90,27 @@ def throwaway_postgres_database() -> Iterator[str]:
             )
 
 
+def plane_settings(
+    home: Path, database_url: str | None, s3: S3Server | None = None, **overrides: Any
+) -> Settings:
+    """The settings of a test control plane: quick looks, a free port, a known admin."""
+    # Every test client comes from 127.0.0.1: the tests' failed logins would add up to
+    # the per-address limit (tests/integration/test_sessions.py tests that limit).
+    overrides.setdefault("login_failures_per_address_before_delay", 10_000)
+    return Settings(
+        home=home,
+        port=0,
+        admin_password=ADMIN_PASSWORD,
+        database_url=database_url,
+        # Quick looks and short scale-in delay keep the Spark tests short.
+        cluster_poll_seconds=0.5,
+        scale_in_idle_seconds=10,
+        workspace_poll_seconds=0.5,
+        s3_endpoint_url=s3.endpoint_url if s3 is not None else None,
+        **overrides,
+    )
+
+
 @contextmanager
 def running_control_plane(
     home: Path,
@@ -111,21 +132,7 @@ def running_control_plane(
         database_url = None
         if backend == "postgresql":
             database_url = stack.enter_context(throwaway_postgres_database())
-        # Every test client comes from 127.0.0.1: the tests' failed logins would add up to
-        # the per-address limit (tests/integration/test_sessions.py tests that limit).
-        settings_overrides.setdefault("login_failures_per_address_before_delay", 10_000)
-        settings = Settings(
-            home=home,
-            port=0,
-            admin_password=ADMIN_PASSWORD,
-            database_url=database_url,
-            # Quick looks and short scale-in delay keep the Spark tests short.
-            cluster_poll_seconds=0.5,
-            scale_in_idle_seconds=10,
-            workspace_poll_seconds=0.5,
-            s3_endpoint_url=s3.endpoint_url if s3 is not None else None,
-            **settings_overrides,
-        )
+        settings = plane_settings(home, database_url, s3, **settings_overrides)
         plane = ControlPlane(settings, access_log=access_log).start()
         stack.callback(plane.stop)  # runs before the database is dropped
         stack.callback(end_every_cluster, plane)  # no JVM outlives the tests

@@ -257,3 +257,16 @@ NOTEBOOK_EXECUTION = TransitionTable(
         _N.STOPPED: frozenset(),
     },
 )
+
+
+class NotebookScheduleStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    PAUSED = "PAUSED"
+
+
+_S = NotebookScheduleStatus
+NOTEBOOK_SCHEDULE = TransitionTable(
+    kind="notebook schedule",
+    initial=_S.ACTIVE,
+    moves={_S.ACTIVE: frozenset({_S.PAUSED}), _S.PAUSED: frozenset({_S.ACTIVE})},
+)

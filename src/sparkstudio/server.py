@@ -21,10 +21,12 @@ import uvicorn
 
 from sparkstudio.api.app import API_PREFIX, DOCS_URL, OPENAPI_URL, create_app
 from sparkstudio.clusters.runtime import ClusterRuntime
+from sparkstudio.db.base import utcnow
 from sparkstudio.db.migrate import upgrade
 from sparkstudio.db.session import Database
 from sparkstudio.log_redaction import redact_server_logs
 from sparkstudio.notebooks.runtime import NotebookRuntime
+from sparkstudio.notebooks.scheduler import Clock
 from sparkstudio.serverless.runtime import ApplicationRuntime
 from sparkstudio.services.bootstrap import ensure_admin
 from sparkstudio.services.templates import ensure_builtin_templates
@@ -68,8 +70,14 @@ class ControlPlane:
     """The control plane serving on a bound socket in a background thread."""
 
     def __init__(
-        self, settings: Settings, *, access_log: bool = False, log_level: str = "warning"
+        self,
+        settings: Settings,
+        *,
+        access_log: bool = False,
+        log_level: str = "warning",
+        clock: Clock = utcnow,
     ) -> None:
+        """``clock`` is the time the scheduler goes by (tests move it on)."""
         self.settings = settings
         self.prepared = prepare(settings)
         self.socket = bind(settings.host, settings.port)
@@ -81,7 +89,9 @@ class ControlPlane:
             settings, self.prepared.database, settings.public_url or self.url
         )
         self.applications = ApplicationRuntime(settings, self.prepared.database)
-        self.notebooks = NotebookRuntime(settings, self.prepared.database)
+        self.notebooks = NotebookRuntime(
+            settings, self.prepared.database, self.applications.wake, clock
+        )
         app = create_app(
             settings,
             self.prepared.database,

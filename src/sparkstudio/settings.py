@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -11,11 +12,23 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sparkstudio.auth.providers import OidcProvider
 
+ENV_PREFIX = "SPARKSTUDIO_"
+
+
+def without_settings(environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` without the control plane's settings variables (its database URL,
+    admin password, client secrets...) nor a CLI token: the environment of processes
+    that run users' code, which can read it. Names compare case-insensitively, as the
+    settings are read."""
+    return {
+        name: value for name, value in environ.items() if not name.upper().startswith(ENV_PREFIX)
+    }
+
 
 class Settings(BaseSettings):
     """Control-plane settings; ``SPARKSTUDIO_<NAME>`` in the environment overrides each."""
 
-    model_config = SettingsConfigDict(env_prefix="SPARKSTUDIO_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     home: Path = Field(
         default=Path("~/.sparkstudio"),
@@ -107,6 +120,13 @@ class Settings(BaseSettings):
         ge=5,
         le=86400,
         description="Managed scaling stops a worker that has run no executor for this long.",
+    )
+    schedule_grace_seconds: int = Field(
+        default=300,
+        ge=0,
+        le=86400,
+        description="A notebook schedule's due time this old (the control plane was down "
+        "or busy) is still run; older ones are missed and handled by the schedule's policy.",
     )
     serverless_warm_runners: int = Field(
         default=2,

@@ -1,19 +1,22 @@
 """``sparkstudio workspace``: sharing, attaching, deleting and leftover files, as users run it.
 
 The commands run as processes against the shared control plane (SQLite and PostgreSQL).
-No test here starts a workspace server (that needs JupyterLab and takes seconds): the
-commands checked work on stopped workspaces, and the only cluster is an external Spark
-Connect endpoint, the control plane's own port, which the external backend only checks.
+Only the start/open test starts a workspace server (that needs JupyterLab and takes
+seconds); the other commands checked work on stopped workspaces, and the only cluster is
+an external Spark Connect endpoint, the control plane's own port, which the external
+backend only checks.
 """
 
 from __future__ import annotations
 
+import stat
 import subprocess
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
+import httpx
 import pytest
 
 from sparkstudio.client import Client
@@ -240,6 +243,52 @@ def test_stop_and_wait_on_a_stopped_workspace(
             workspaces.wait(target["id"], workspace["id"], timeout=5)
         assert raised.value.status == 409 and raised.value.reason == "CREATED"
         assert "is STOPPED and not starting: workspace created" in raised.value.message
+
+
+def _recording_browser(tmp_path: Path) -> tuple[str, Path]:
+    """A stand-in for the user's browser ($BROWSER): it only notes the URLs it is given."""
+    opened, script = tmp_path / "opened.txt", tmp_path / "browser.sh"
+    script.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{opened}'\n")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return str(script), opened
+
+
+def test_start_wait_and_open_serve_jupyterlab(
+    admin_env: Env,
+    control_plane: ControlPlane,
+    admin: UserClient,
+    target: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    studio = target["name"]
+    name = unique("ws")
+    workspace = _json(["workspace", "create", name, "-s", studio], admin_env)
+    url = f"{control_plane.url}/workspaces/{workspace['id']}/lab"
+    browser, opened = _recording_browser(tmp_path)
+    env = {**admin_env, "BROWSER": browser}  # no real browser is ever launched
+    try:
+        started = run(["workspace", "start", name, "--wait", "--timeout", "50", "-s", studio], env)
+        assert f"Workspace {name} is READY: {url}" in started.stdout, started.stdout
+        page = httpx.get(url, headers={"Authorization": f"Bearer {admin.token}"}, timeout=30)
+        assert page.status_code == 200 and "JupyterLab" in page.text
+
+        # Open on a running workspace: prints the URL and hands it to the browser.
+        opening = run(["workspace", "open", name, "-s", studio], env)
+        assert f"Workspace {name} is READY: {url}" in opening.stdout, opening.stdout
+        assert opened.read_text().splitlines() == [url]
+
+        # Open on a stopped workspace starts it and waits; --no-browser only prints.
+        run(["workspace", "stop", name, "--wait", "--timeout", WAIT, "-s", studio], env)
+        open_stopped = ["workspace", "open", workspace["id"], "--no-browser", "-s", studio]
+        reopened = _json([*open_stopped, "--timeout", "50"], env)
+        assert reopened == {"workspace_id": workspace["id"], "status": "READY", "url": url}
+        assert opened.read_text().splitlines() == [url], "--no-browser opened a browser"
+        page = httpx.get(url, headers={"Authorization": f"Bearer {admin.token}"}, timeout=30)
+        assert page.status_code == 200 and "JupyterLab" in page.text
+    finally:
+        run(["workspace", "stop", name, "--wait", "--timeout", WAIT, "-s", studio], admin_env)
+    with Client(control_plane.url, admin.token) as client:
+        assert client.workspaces.get(target["id"], workspace["id"]).status == "STOPPED"
 
 
 def _git(cwd: Path, *args: str) -> str:

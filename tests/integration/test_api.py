@@ -849,6 +849,7 @@ def test_a_member_of_one_studio_sees_nothing_of_another(
         # in the path already hides everything of B.
         "job_run_id": "jr-0000000000000000",
         "notebook_execution_id": "ne-0000000000000000",
+        "notebook_schedule_id": "ns-0000000000000000",
         "template_name": "single-node",
         "path": "jobs/",
         "user_name": ADMIN_NAME,

@@ -342,6 +342,13 @@ class World:
         return {"id": execution_id}
 
     @cached_property
+    def notebook_schedule(self) -> dict[str, Any]:
+        """A schedule on the registered cluster, due once a year (no run is due here)."""
+        path = f"/studios/{self.studio['id']}/notebook-schedules"
+        result: dict[str, Any] = expect(self.admin.post(path, json=schedule_body(self)), 201)
+        return result
+
+    @cached_property
     def token(self) -> dict[str, Any]:
         """A personal token of the caller (SELF actions act on the caller's own things)."""
         owner = self.caller.client if self.caller.name else self.admin
@@ -360,6 +367,7 @@ class World:
             "application_id": ("application", "id"),
             "job_run_id": ("job_run", "id"),
             "notebook_execution_id": ("notebook_execution", "id"),
+            "notebook_schedule_id": ("notebook_schedule", "id"),
             "template_name": ("template", "name"),
             "user_name": ("shared_user", "name"),
             "repo_name": ("repo", "name"),
@@ -421,6 +429,17 @@ def shared_world(
 
 
 # A valid body per action (for the operations that take one), so allowed calls succeed.
+def schedule_body(world: World) -> dict[str, Any]:
+    """A yearly schedule of a notebook that is not there, on the registered cluster: a run
+    started now fails on its own."""
+    return {
+        "name": unique("sched"),
+        "cron": "0 0 1 1 *",
+        "notebook": {"uri": "file:///nonexistent/matrix.ipynb"},
+        "target": {"kind": "CLUSTER", "id": world.cluster["id"]},
+    }
+
+
 BODIES: dict[Action, Callable[[World], dict[str, Any]]] = {
     Action.TOKEN_CREATE: lambda w: {"name": unique("tok"), "expires_in_days": 1},
     Action.PASSWORD_CHANGE: lambda w: {  # set the same password again
@@ -459,7 +478,10 @@ BODIES: dict[Action, Callable[[World], dict[str, Any]]] = {
         "notebook": {"uri": "file:///nonexistent/matrix.ipynb"},
         "target": {"kind": "CLUSTER", "id": w.cluster["id"]},
     },
+    Action.NOTEBOOK_SCHEDULE_CREATE: schedule_body,
+    Action.NOTEBOOK_SCHEDULE_UPDATE: lambda w: {"description": "updated"},
 }
+
 
 _CALLER_ROLE = {"studio_admin": Role.ADMIN, "studio_developer": Role.DEVELOPER}
 

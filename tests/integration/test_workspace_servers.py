@@ -26,6 +26,9 @@ from websockets.sync.client import ClientConnection, connect
 from sparkstudio.db.models import Workspace, WorkspaceRepo
 from sparkstudio.db.session import Database
 from sparkstudio.server import ControlPlane
+from sparkstudio.spark import processes
+from sparkstudio.spark.processes import ProcessRecord
+from tests.integration.test_clusters_api import register_external
 from tests.s3 import S3Server
 from tests.support import (
     NewUser,
@@ -35,6 +38,7 @@ from tests.support import (
     create_workspace,
     expect,
     expect_error,
+    wait_for_cluster,
     wait_for_workspace,
 )
 
@@ -287,6 +291,38 @@ def test_users_cannot_change_the_attachment_behind_the_studio(lab: Lab) -> None:
     assert expect(lab.http.get("sparkstudio/attachment"), 200)["attached"] is False
 
 
+def test_a_workspace_cannot_attach_a_cluster_of_another_studio(
+    control_plane: ControlPlane,
+    admin: UserClient,
+    owner: UserClient,
+    lab_studio: dict[str, Any],
+) -> None:
+    other = create_studio(admin)
+    add_member(admin, other["id"], user=owner.name, role="DEVELOPER")  # they see both
+    foreign = register_external(admin, control_plane, other["id"])
+    own = register_external(admin, control_plane, lab_studio["id"])
+    for cluster, studio in ((foreign, other), (own, lab_studio)):
+        wait_for_cluster(admin, studio["id"], cluster["id"], {"WAITING"}, 30)
+    created = create_workspace(owner, lab_studio["id"])
+    path = f"/studios/{lab_studio['id']}/workspaces/{created['id']}"
+    try:
+        for handle in (foreign["id"], foreign["name"]):
+            body = expect_error(
+                owner.put(f"{path}/attachment", json={"cluster_id": handle}), 404, "NotFound"
+            )
+            assert body["message"] == (
+                f"no RUNNING or WAITING cluster named or numbered '{handle}' in studio "
+                f"'{lab_studio['name']}'"
+            )
+        assert expect(owner.get(path), 200)["cluster_id"] is None
+        # The same request with a cluster of the workspace's own studio attaches it.
+        attached = expect(owner.put(f"{path}/attachment", json={"cluster_id": own["id"]}), 200)
+        assert attached["cluster_id"] == own["id"]
+    finally:
+        expect(admin.delete(f"/studios/{other['id']}/clusters/{foreign['id']}"), 202)
+        expect(admin.delete(f"/studios/{lab_studio['id']}/clusters/{own['id']}"), 202)
+
+
 def test_a_killed_server_loses_nothing_saved_and_reopens_on_the_next_open(
     control_plane: ControlPlane,
     database: Database,
@@ -314,24 +350,76 @@ def test_a_killed_server_loses_nothing_saved_and_reopens_on_the_next_open(
     assert expect(lab.http.get("api/contents/notes.txt"), 200)["content"] == text
 
 
+def server_process(database: Database, workspace_id: str) -> ProcessRecord:
+    """The process recorded for the workspace's running server."""
+    with database.session(write=False) as db:
+        row = db.get(Workspace, workspace_id)
+        assert row is not None and row.server_state is not None
+        return ProcessRecord.from_json(row.server_state["process"])
+
+
 def test_an_idle_workspace_stops_itself(
     control_plane: ControlPlane,
     database: Database,
     owner: UserClient,
     lab_studio: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """It stops, its server process with it, and the next open starts it again."""
     created = create_workspace(owner, lab_studio["id"])
     with database.transaction() as db:  # below the API's 60 s floor, to keep the test short
         row = db.get(Workspace, created["id"])
         assert row is not None
         row.idle_timeout_seconds = 2
     start_and_wait(owner, lab_studio["id"], created["id"])
+    first = server_process(database, created["id"])
+    assert processes.is_alive(first)
     stopped = wait_for_workspace(owner, lab_studio["id"], created["id"], {"STOPPED"}, timeout=60)
     assert stopped["status_reason"]["code"] == "IDLE_TIMEOUT"
     events = expect(
         owner.get(f"/studios/{lab_studio['id']}/workspaces/{created['id']}/events"), 200
     )["items"]
     assert [e["to_status"] for e in events][-3:] == ["IDLE", "STOPPING", "STOPPED"]
+    # A stopped workspace has no process: the server and its process group are gone.
+    assert not processes.is_alive(first)
+    with pytest.raises(ProcessLookupError):
+        os.killpg(first.pid, 0)
+    with database.transaction() as db:  # the reopened server must not idle out mid-test
+        row = db.get(Workspace, created["id"])
+        assert row is not None and row.server_state is None
+        row.idle_timeout_seconds = 3600
+    # The control plane's settings variables do not reach the new server and its kernels.
+    canary = uuid.uuid4().hex
+    monkeypatch.setenv("SPARKSTUDIO_ADMIN_PASSWORD", canary)
+    # Opening it in a browser starts it again: a "starting" page first, then JupyterLab.
+    lab = Lab(control_plane, owner, created["id"])
+    starting = lab.http.get("lab", headers={"Accept": "text/html"})
+    assert starting.status_code == 503, starting.text
+    assert "Starting your workspace" in starting.text and starting.headers["Retry-After"]
+    wait_for_workspace(owner, lab_studio["id"], created["id"], RUNNING)
+    page = lab.http.get("lab", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and "JupyterLab" in page.text
+    second = server_process(database, created["id"])
+    assert second.pid != first.pid and processes.is_alive(second)
+    kernel = expect(lab.http.post("api/kernels", json={"name": "python3"}), 201)
+    try:
+        with lab.kernel_socket(kernel["id"]) as socket:
+            names = "sorted(k for k in os.environ if k.upper().startswith('SPARKSTUDIO_'))"
+            answer = run_code(socket, f"import os\nprint(' '.join({names}))")
+            leaked = run_code(
+                socket, f"print([k for k, v in os.environ.items() if {canary!r} in v])"
+            )
+        assert answer["reply"]["status"] == "ok", answer
+        assert answer["stdout"].split() == [
+            "SPARKSTUDIO_API_URL",
+            "SPARKSTUDIO_ATTACHMENT_FILE",
+            "SPARKSTUDIO_USER",
+            "SPARKSTUDIO_WORKSPACE_ID",
+            "SPARKSTUDIO_WORKSPACE_SECRET",
+        ]
+        assert leaked["stdout"] == "[]\n", leaked
+    finally:
+        expect(lab.http.delete(f"api/kernels/{kernel['id']}"), 204)
 
 
 def test_a_running_workspace_cannot_be_deleted_and_purge_removes_its_files(

@@ -24,6 +24,7 @@ from sparkstudio.api.routers import (
     job_runs,
     members,
     notebook_executions,
+    notebook_schedules,
     session,
     sso,
     studios,
@@ -80,7 +81,9 @@ def create_app(
     app.state.clusters = runtime
     app.state.workspaces = workspaces_runtime or WorkspaceRuntime(settings, database, "")
     app.state.applications = applications_runtime or ApplicationRuntime(settings, database)
-    app.state.notebooks = notebooks_runtime or NotebookRuntime(settings, database)
+    app.state.notebooks = notebooks_runtime or NotebookRuntime(
+        settings, database, app.state.applications.wake
+    )
     app.state.oidc_providers = OidcProviders(settings.oidc_providers)
     # Users, tokens, groups and memberships change only through writes: drop the cache
     # as soon as any write commits, before its response is sent.
@@ -104,6 +107,7 @@ def create_app(
         applications,
         job_runs,
         notebook_executions,
+        notebook_schedules,
         workspace_agent,
         audit,
     ):

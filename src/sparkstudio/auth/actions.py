@@ -108,6 +108,12 @@ class Action(StrEnum):
     NOTEBOOK_EXECUTION_LIST = "notebook-execution:List"
     NOTEBOOK_EXECUTION_DESCRIBE = "notebook-execution:Describe"
     NOTEBOOK_EXECUTION_STOP = "notebook-execution:Stop"
+    NOTEBOOK_SCHEDULE_CREATE = "notebook-schedule:Create"
+    NOTEBOOK_SCHEDULE_LIST = "notebook-schedule:List"
+    NOTEBOOK_SCHEDULE_DESCRIBE = "notebook-schedule:Describe"
+    NOTEBOOK_SCHEDULE_UPDATE = "notebook-schedule:Update"
+    NOTEBOOK_SCHEDULE_RUN = "notebook-schedule:Run"
+    NOTEBOOK_SCHEDULE_DELETE = "notebook-schedule:Delete"
     USAGE_DESCRIBE = "usage:Describe"
     AUDIT_LIST = "audit:List"
 
@@ -327,6 +333,34 @@ ACTIONS: dict[Action, ActionSpec] = {
         ),
         _studio(
             A.NOTEBOOK_EXECUTION_STOP, _BOTH, "notebook-execution", "Stop a notebook execution."
+        ),
+        _studio(
+            A.NOTEBOOK_SCHEDULE_CREATE,
+            _BOTH,
+            "notebook-schedule",
+            "Schedule a notebook execution on a cron expression.",
+        ),
+        _studio(A.NOTEBOOK_SCHEDULE_LIST, _BOTH, "notebook-schedule", "List notebook schedules."),
+        _studio(
+            A.NOTEBOOK_SCHEDULE_DESCRIBE,
+            _BOTH,
+            "notebook-schedule",
+            "Describe a notebook schedule, its events and its history of runs.",
+        ),
+        _studio(
+            A.NOTEBOOK_SCHEDULE_UPDATE,
+            _BOTH,
+            "notebook-schedule",
+            "Change, pause or resume a notebook schedule.",
+        ),
+        _studio(
+            A.NOTEBOOK_SCHEDULE_RUN,
+            _BOTH,
+            "notebook-schedule",
+            "Run a notebook schedule now, outside its cron times.",
+        ),
+        _studio(
+            A.NOTEBOOK_SCHEDULE_DELETE, _BOTH, "notebook-schedule", "Delete a notebook schedule."
         ),
         _studio(A.USAGE_DESCRIBE, _BOTH, "usage", "Report the studio's core and memory usage."),
         _platform(A.AUDIT_LIST, "Read and export the audit trail of changes and denied attempts."),

@@ -19,6 +19,7 @@ from sparkstudio.cli import (
     config,
     job,
     notebook,
+    schedule,
     template,
     token,
     workspace,
@@ -45,6 +46,7 @@ app.add_typer(cluster.app, name="cluster", help="Spark clusters of a studio.")
 app.add_typer(application.app, name="app", help="Serverless applications with warm capacity.")
 app.add_typer(job.app, name="job", help="Job runs of serverless applications.")
 app.add_typer(notebook.app, name="notebook", help="Notebooks run headless, with parameters.")
+app.add_typer(schedule.app, name="schedule", help="Notebooks run on a cron expression.")
 app.add_typer(template.app, name="template", help="Cluster templates and who may use them.")
 app.add_typer(token.app, name="token", help="Your personal API tokens.")
 app.add_typer(audit.app, name="audit", help="The audit trail of changes and denials (admins).")

@@ -30,7 +30,7 @@ app = typer.Typer(no_args_is_help=True)
 ExecutionArgument = Annotated[str, typer.Argument(help="The execution's id (or name).")]
 URI_SCHEMES = ("s3://", "file://")
 
-_COLUMNS = [
+EXECUTION_COLUMNS = [
     ("ID", lambda e: e.id),
     ("NAME", lambda e: e.name),
     ("STATUS", lambda e: e.status),
@@ -78,7 +78,7 @@ def _workspace_id(client: Client, studio_id: str, workspace: str) -> str:
     return client.workspaces.get_by_name(studio_id, workspace).id
 
 
-def _pairs(values: list[str] | None, option: str) -> dict[str, str]:
+def pairs(values: list[str] | None, option: str) -> dict[str, str]:
     pairs: dict[str, str] = {}
     for value in values or ():
         key, sep, pair_value = value.partition("=")
@@ -92,7 +92,7 @@ def parse_parameters(values: list[str] | None) -> dict[str, Any]:
     """``-p key=value`` pairs: a value that parses as JSON is that (42, true, [1, 2],
     "quoted"), any other is text."""
     parameters: dict[str, Any] = {}
-    for key, text in _pairs(values, "-p").items():
+    for key, text in pairs(values, "-p").items():
         try:
             parameters[key] = json.loads(text)
         except ValueError:
@@ -137,56 +137,47 @@ def _print_outputs(execution: NotebookExecutionPublic) -> None:
         )
 
 
-@app.command("run")
-def run(
-    notebook: Annotated[
-        str,
-        typer.Argument(
-            help="A path in the workspace given with --workspace (e.g. reports/daily.ipynb), "
-            "or an s3://… or file:///… URI."
-        ),
-    ],
-    cluster: Annotated[
-        str | None, typer.Option(help="Run it on this cluster (name or id): RUNNING or WAITING.")
-    ] = None,
-    application: Annotated[
-        str | None,
-        typer.Option(help="Run it on this serverless application (name or id)."),
-    ] = None,
-    workspace: Annotated[
-        str | None, typer.Option(help="The workspace (name or id) NOTEBOOK is a path in.")
-    ] = None,
-    parameter: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--parameter",
-            "-p",
-            help="KEY=VALUE (repeatable); VALUE is read as JSON when it parses, else as text.",
-        ),
-    ] = None,
-    env: Annotated[
-        list[str] | None,
-        typer.Option("--env", help="KEY=VALUE environment variable of its kernel (repeatable)."),
-    ] = None,
-    output_location: Annotated[
-        str | None,
-        typer.Option(help="Where its outputs go: s3://… or file:///… (the studio's by default)."),
-    ] = None,
-    timeout_minutes: Annotated[
-        int | None, typer.Option(help="Stop it after this many minutes; 0: never.")
-    ] = None,
-    tag: TagOption = None,
-    name: Annotated[str | None, typer.Option(help="A name for the execution.")] = None,
-    studio: StudioOption = None,
-    wait: Annotated[
-        bool,
-        typer.Option(
-            "--wait", help="Wait until it ends; show its outputs; exit 1 unless FINISHED."
-        ),
-    ] = False,
-    as_json: JsonOption = False,
+NotebookArgument = Annotated[
+    str,
+    typer.Argument(
+        help="A path in the workspace given with --workspace (e.g. reports/daily.ipynb), "
+        "or an s3://… or file:///… URI."
+    ),
+]
+ClusterOption = Annotated[
+    str | None, typer.Option(help="Run it on this cluster (name or id): RUNNING or WAITING.")
+]
+ApplicationOption = Annotated[
+    str | None, typer.Option(help="Run it on this serverless application (name or id).")
+]
+WorkspaceOption = Annotated[
+    str | None, typer.Option(help="The workspace (name or id) NOTEBOOK is a path in.")
+]
+ParameterOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--parameter",
+        "-p",
+        help="KEY=VALUE (repeatable); VALUE is read as JSON when it parses, else as text.",
+    ),
+]
+EnvOption = Annotated[
+    list[str] | None,
+    typer.Option("--env", help="KEY=VALUE environment variable of its kernel (repeatable)."),
+]
+OutputLocationOption = Annotated[
+    str | None,
+    typer.Option(help="Where its outputs go: s3://… or file:///… (the studio's by default)."),
+]
+TimeoutOption = Annotated[
+    int | None, typer.Option(help="Stop it after this many minutes; 0: never.")
+]
+
+
+def check_source(
+    notebook: str, workspace: str | None, cluster: str | None, application: str | None
 ) -> None:
-    """Run a notebook headless, with parameters, on a cluster or an application."""
+    """Refuse, before connecting, a notebook or target the options cannot name."""
     if (cluster is None) == (application is None):
         raise typer.BadParameter("give either --cluster or --application", param_hint="--cluster")
     is_uri = notebook.startswith(URI_SCHEMES)
@@ -199,24 +190,62 @@ def run(
             "a notebook path needs --workspace (or give an s3:// or file:/// URI)",
             param_hint="--workspace",
         )
+
+
+def resolve_source(
+    client: Client,
+    studio_id: str,
+    notebook: str,
+    workspace: str | None,
+    cluster: str | None,
+    application: str | None,
+) -> tuple[dict[str, str], Literal["CLUSTER", "APPLICATION"], str]:
+    """The API's notebook source, target kind and target id, names resolved to ids."""
+    source = (
+        {"uri": notebook}
+        if workspace is None
+        else {"workspace_id": _workspace_id(client, studio_id, workspace), "path": notebook}
+    )
+    if cluster is not None:
+        return source, "CLUSTER", _cluster_id(client, studio_id, cluster)
+    assert application is not None
+    return source, "APPLICATION", _application_id(client, studio_id, application)
+
+
+@app.command("run")
+def run(
+    notebook: NotebookArgument,
+    cluster: ClusterOption = None,
+    application: ApplicationOption = None,
+    workspace: WorkspaceOption = None,
+    parameter: ParameterOption = None,
+    env: EnvOption = None,
+    output_location: OutputLocationOption = None,
+    timeout_minutes: TimeoutOption = None,
+    tag: TagOption = None,
+    name: Annotated[str | None, typer.Option(help="A name for the execution.")] = None,
+    studio: StudioOption = None,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait", help="Wait until it ends; show its outputs; exit 1 unless FINISHED."
+        ),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Run a notebook headless, with parameters, on a cluster or an application."""
+    check_source(notebook, workspace, cluster, application)
     parameters = parse_parameters(parameter)
-    environment = _pairs(env, "--env")
+    environment = pairs(env, "--env")
     with connect() as client:
         studio_id = resolve_studio(client, studio)
-        source = (
-            {"uri": notebook}
-            if workspace is None
-            else {"workspace_id": _workspace_id(client, studio_id, workspace), "path": notebook}
+        source, kind, target_id = resolve_source(
+            client, studio_id, notebook, workspace, cluster, application
         )
-        if cluster is not None:
-            kind, target_id = "CLUSTER", _cluster_id(client, studio_id, cluster)
-        else:
-            assert application is not None
-            kind, target_id = "APPLICATION", _application_id(client, studio_id, application)
         execution = client.notebook_executions.start(
             studio_id,
             source,
-            kind,  # type: ignore[arg-type]
+            kind,
             target_id,
             name=name,
             parameters=parameters or None,
@@ -273,7 +302,7 @@ def list_(
         rows = client.notebook_executions.list(
             studio_id, states=state, notebook=notebook, target_id=target, tag=wanted_tag
         )
-    table(rows, _COLUMNS, as_json=as_json, empty="No notebook executions.")
+    table(rows, EXECUTION_COLUMNS, as_json=as_json, empty="No notebook executions.")
 
 
 @app.command("describe")

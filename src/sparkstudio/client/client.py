@@ -15,6 +15,7 @@ from sparkstudio.client.audit import Audit
 from sparkstudio.client.clusters import Clusters, Templates
 from sparkstudio.client.job_runs import JobRuns
 from sparkstudio.client.notebook_executions import NotebookExecutions
+from sparkstudio.client.notebook_schedules import NotebookSchedules
 from sparkstudio.client.resources import (
     Groups,
     Members,
@@ -64,6 +65,7 @@ class Client:
         self.applications = Applications(self)
         self.job_runs = JobRuns(self)
         self.notebook_executions = NotebookExecutions(self)
+        self.notebook_schedules = NotebookSchedules(self)
         self.audit = Audit(self)
 
     @classmethod

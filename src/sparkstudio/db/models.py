@@ -464,6 +464,9 @@ class NotebookExecution(Timestamped, Base):
     __table_args__ = (
         Index("ix_notebook_executions_studio_page", "studio_id", "id"),
         Index("ix_notebook_executions_status", "status"),
+        UniqueConstraint(
+            "schedule_id", "scheduled_for", name="uq_notebook_executions_schedule_due"
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(24), primary_key=True)
@@ -491,6 +494,42 @@ class NotebookExecution(Timestamped, Base):
     output_html_uri: Mapped[str] = mapped_column(String(1024), default="")
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # Started by a schedule: for which due time (or, run now, when it was asked for).
+    schedule_id: Mapped[str | None] = mapped_column(String(24), default=None)
+    scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class NotebookSchedule(Timestamped, Base):
+    """A notebook execution started on a cron expression in a time zone.
+
+    ``next_due_at`` is the first due time not yet dealt with; the scheduler moves it on in
+    the same transaction that starts the run, and the unique (schedule_id, scheduled_for)
+    pair of executions makes a due time run at most once whatever happens in between.
+    """
+
+    __tablename__ = "notebook_schedules"
+    __table_args__ = (
+        UniqueConstraint("studio_id", "name", name="uq_notebook_schedules_studio_name"),
+        Index("ix_notebook_schedules_studio_page", "studio_id", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(24), primary_key=True)
+    studio_id: Mapped[str] = mapped_column(ForeignKey("studios.id", ondelete="RESTRICT"))
+    name: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(64))
+    cron: Mapped[str] = mapped_column(String(128))
+    time_zone: Mapped[str] = mapped_column(String(64))
+    max_concurrent_runs: Mapped[int] = mapped_column(Integer, default=1)
+    missed_run_policy: Mapped[str] = mapped_column(String(16))
+    # What each run is: the fields of a notebook execution (environment values included).
+    execution: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))  # ACTIVE or PAUSED
+    target: Mapped[str] = mapped_column(String(16))
+    status_reason_code: Mapped[str] = mapped_column(String(64), default="")
+    status_reason_message: Mapped[str] = mapped_column(Text, default="")
+    next_due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
 class WorkerUsage(Base):

@@ -36,7 +36,7 @@ from sparkstudio.lifecycle import (
 from sparkstudio.runners import ExitWatcher, stop_runner
 from sparkstudio.services.notebook_executions import TARGET_STOPPED, notebook_source_url
 from sparkstudio.services.workspace_servers import storage_options
-from sparkstudio.settings import Settings
+from sparkstudio.settings import Settings, without_settings
 from sparkstudio.spark import processes
 from sparkstudio.spark.processes import ProcessRecord
 from sparkstudio.storage.stores import Store, fetch_file
@@ -181,7 +181,8 @@ class ExecutionController:
         runners.write_json(folder / runners.JOB_FILE, job)
         argv = [sys.executable, "-m", "sparkstudio.notebooks.runner", str(folder)]
         (folder / runners.EXIT_FILE).unlink(missing_ok=True)
-        record = processes.launch("notebook", argv, dict(os.environ), folder / "runner.log")
+        environment = without_settings(os.environ)  # the notebook can read it
+        record = processes.launch("notebook", argv, environment, folder / "runner.log")
         self.watcher.watch(execution.id, folder / runners.EXIT_FILE)
         with self._write(execution.id) as (db, row):
             row.state = {"runner": record.to_json(), "job": job}

@@ -68,8 +68,10 @@ class ExecutionTarget(StrictModel):
     id: Annotated[str, Strict(), StringConstraints(min_length=1, max_length=24)]
 
 
-class NotebookExecutionCreate(StrictModel):
-    name: Annotated[str, Strict(), StringConstraints(min_length=1, max_length=256)] | None = None
+class ExecutionSpec(StrictModel):
+    """What a notebook execution runs, where, and with what: a start, or each run of a
+    schedule."""
+
     notebook: NotebookSource
     parameters: Annotated[
         dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], JsonValue],
@@ -98,6 +100,10 @@ class NotebookExecutionCreate(StrictModel):
     tags: Tags = Field(default_factory=dict)
 
 
+class NotebookExecutionCreate(ExecutionSpec):
+    name: Annotated[str, Strict(), StringConstraints(min_length=1, max_length=256)] | None = None
+
+
 class NotebookExecutionPublic(PublicModel):
     id: str
     studio_id: str
@@ -118,3 +124,7 @@ class NotebookExecutionPublic(PublicModel):
     updated_at: datetime
     started_at: datetime | None
     ended_at: datetime | None
+    schedule_id: str | None = Field(description="The schedule that started it, if one did.")
+    scheduled_for: datetime | None = Field(
+        description="The due time it ran for (run now: when it was asked for)."
+    )

@@ -21,6 +21,7 @@ from pathlib import Path
 from sparkstudio.ids import new_id
 from sparkstudio.runners import stop_runner
 from sparkstudio.serverless.job_runner import CONNECT_URL_ENV
+from sparkstudio.settings import without_settings
 from sparkstudio.spark import processes
 from sparkstudio.spark.processes import ProcessRecord
 
@@ -68,7 +69,10 @@ class WarmPool:
 
     def _launch(self, application_id: str, url: str) -> Runner:
         folder = self.root / application_id / "runners" / new_id("rn")
-        return launch_runner(folder, "connect", {**os.environ, CONNECT_URL_ENV: url})
+        # The job's code can read the environment: no control plane settings in it.
+        return launch_runner(
+            folder, "connect", {**without_settings(os.environ), CONNECT_URL_ENV: url}
+        )
 
     def keep_warm(self, application_id: str, url: str, *, refill: bool = False) -> None:
         """Top the application's pool up to its size (its driver answers at ``url``).

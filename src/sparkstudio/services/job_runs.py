@@ -77,7 +77,7 @@ def start_job_run(
                     f"configuration_overrides.application_configuration.{index}.properties",
                     f"spark-defaults keys start with 'spark.' (got {key!r})",
                 )
-    auto_start(db, application, principal, "a job run was submitted")
+    auto_start(db, application, principal.name, "a job run was submitted")
     monitoring = overrides.monitoring_configuration
     s3 = monitoring.s3_monitoring_configuration if monitoring else None
     log_uri = s3.log_uri if s3 else f"{studio.storage_location.rstrip('/')}/{LOG_FOLDER}"
@@ -116,8 +116,8 @@ def start_job_run(
     return run
 
 
-def auto_start(db: Session, application: Application, principal: Principal, why: str) -> None:
-    """EMR's auto-start: work submitted to a stopped application starts it."""
+def check_startable(application: Application) -> None:
+    """A 409 unless work submitted to the application can run: started, or auto-started."""
     if application.status == ApplicationStatus.TERMINATED or application.target == (
         TARGET_TERMINATED
     ):
@@ -133,9 +133,16 @@ def auto_start(db: Session, application: Application, principal: Principal, why:
             "start it first, or turn auto_start_configuration on",
             reason="InvalidState",
         )
+
+
+def auto_start(db: Session, application: Application, actor: str, why: str) -> None:
+    """EMR's auto-start: work submitted to a stopped application starts it."""
+    check_startable(application)
+    if application.target == TARGET_STARTED:
+        return
     application.target = TARGET_STARTED
-    message = f"auto-start: {why} by {principal.name}"
-    lifecycle.note(db, APPLICATION, application, Reason("AUTO_START", message), principal.name)
+    message = f"auto-start: {why} by {actor}"
+    lifecycle.note(db, APPLICATION, application, Reason("AUTO_START", message), actor)
 
 
 def get_job_run_or_404(db: Session, application: Application, job_run_id: str) -> JobRun:

@@ -28,12 +28,14 @@ from sparkstudio.lifecycle import (
 )
 from sparkstudio.schemas.common import Page, decode_page_token, encode_page_token
 from sparkstudio.schemas.notebook_executions import (
+    ExecutionSpec,
+    ExecutionTarget,
     NotebookExecutionCreate,
     NotebookExecutionPublic,
 )
 from sparkstudio.services import workspace_servers
 from sparkstudio.services.common import page
-from sparkstudio.services.job_runs import auto_start
+from sparkstudio.services.job_runs import auto_start, check_startable
 from sparkstudio.services.workspaces import get_workspace_or_404
 
 TARGET_RUN = "RUN"
@@ -54,12 +56,12 @@ def _checked_path(path: str) -> str:
 
 
 def _check_target(
-    db: Session, studio: Studio, kind: str, target_id: str, principal: Principal
+    db: Session, studio: Studio, target: ExecutionTarget, actor: str, *, start: bool
 ) -> None:
-    if kind == "CLUSTER":
-        cluster = db.get(Cluster, target_id)
+    if target.kind == "CLUSTER":
+        cluster = db.get(Cluster, target.id)
         if cluster is None or cluster.studio_id != studio.id:
-            raise NotFound(f"no cluster {target_id} in studio '{studio.name}'")
+            raise NotFound(f"no cluster {target.id} in studio '{studio.name}'")
         if cluster.status in CLUSTER_ENDED or cluster.target == "TERMINATED":
             raise Conflict(
                 f"cluster {cluster.name} is {cluster.status}: a notebook runs on a cluster "
@@ -67,46 +69,72 @@ def _check_target(
                 reason="InvalidState",
             )
         return
-    application = db.get(Application, target_id)
+    application = db.get(Application, target.id)
     if application is None or application.studio_id != studio.id:
-        raise NotFound(f"no application {target_id} in studio '{studio.name}'")
-    auto_start(db, application, principal, "a notebook execution was started")
+        raise NotFound(f"no application {target.id} in studio '{studio.name}'")
+    if start:
+        auto_start(db, application, actor, "a notebook execution was started")
+    else:
+        check_startable(application)
+
+
+def check_spec(
+    db: Session, studio: Studio, spec: ExecutionSpec, principal: Principal, *, start: bool = True
+) -> None:
+    """Refuse what ``principal`` cannot run: a workspace they may not use, a path out of
+    it, an unknown target, a target that cannot run a notebook. With ``start``, a stopped
+    application is auto-started."""
+    source = spec.notebook
+    if source.workspace_id is not None and source.path is not None:
+        workspace = get_workspace_or_404(db, studio, source.workspace_id)
+        workspace_servers.require_user_of(db, workspace, principal)
+        _checked_path(source.path)
+    _check_target(db, studio, spec.target, principal.name, start=start)
 
 
 def start_execution(
     db: Session, studio: Studio, data: NotebookExecutionCreate, principal: Principal
 ) -> NotebookExecution:
-    source = data.notebook
-    if source.workspace_id is not None and source.path is not None:
-        workspace = get_workspace_or_404(db, studio, source.workspace_id)
-        workspace_servers.require_user_of(db, workspace, principal)
-        _checked_path(source.path)
-    _check_target(db, studio, data.target.kind, data.target.id, principal)
+    check_spec(db, studio, data, principal)
+    reason = Reason("USER_REQUEST", f"started by {principal.name}")
+    name = data.name or ""
+    return new_execution(db, studio, data, name=name, actor=principal.name, reason=reason)
+
+
+def new_execution(
+    db: Session,
+    studio: Studio,
+    spec: ExecutionSpec,
+    *,
+    name: str,
+    actor: str,
+    reason: Reason,
+    schedule_id: str | None = None,
+    scheduled_for: datetime | None = None,
+) -> NotebookExecution:
+    """A START_PENDING execution of ``spec`` (checked already), run as ``actor``."""
+    source = spec.notebook
     execution = NotebookExecution(
         id=new_id("ne"),
         studio_id=studio.id,
-        name=data.name or "",
-        created_by=principal.name,
+        name=name,
+        created_by=actor,
         workspace_id=source.workspace_id,
         notebook_path=source.path or "",
         notebook_uri=source.uri or "",
-        parameters=dict(data.parameters),
-        environment=dict(data.environment_variables),
-        tags=dict(data.tags),
-        target_kind=data.target.kind,
-        target_id=data.target.id,
+        parameters=dict(spec.parameters),
+        environment=dict(spec.environment_variables),
+        tags=dict(spec.tags),
+        target_kind=spec.target.kind,
+        target_id=spec.target.id,
         output_location=(
-            data.output_location or f"{studio.storage_location.rstrip('/')}/{OUTPUT_FOLDER}"
+            spec.output_location or f"{studio.storage_location.rstrip('/')}/{OUTPUT_FOLDER}"
         ).rstrip("/"),
-        timeout_minutes=data.timeout_minutes,
+        timeout_minutes=spec.timeout_minutes,
+        schedule_id=schedule_id,
+        scheduled_for=scheduled_for,
     )
-    lifecycle.initialize(
-        db,
-        NOTEBOOK_EXECUTION,
-        execution,
-        Reason("USER_REQUEST", f"started by {principal.name}"),
-        principal.name,
-    )
+    lifecycle.initialize(db, NOTEBOOK_EXECUTION, execution, reason, actor)
     execution.target = TARGET_RUN
     db.add(execution)
     db.flush()
@@ -140,9 +168,12 @@ def list_executions(
     tag: tuple[str, str] | None = None,
     created_after: datetime | None = None,
     created_before: datetime | None = None,
+    schedule_id: str | None = None,
 ) -> Page[NotebookExecutionPublic]:
     """Executions of the studio, oldest first, filtered (``notebook``: a path or a URI)."""
     statement = select(NotebookExecution).where(NotebookExecution.studio_id == studio.id)
+    if schedule_id is not None:
+        statement = statement.where(NotebookExecution.schedule_id == schedule_id)
     wanted = [status.value for status in statuses]
     if wanted:
         statement = statement.where(NotebookExecution.status.in_(wanted))

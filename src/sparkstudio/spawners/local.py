@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 from sparkstudio.jupyter.attachment import ATTACHMENT_FILE_ENV, write_attachment
 from sparkstudio.jupyter.identity import SECRET_ENV
 from sparkstudio.jupyter.kernelspecs import write_kernelspecs
+from sparkstudio.settings import without_settings
 from sparkstudio.spark import processes
 from sparkstudio.spark.processes import ProcessRecord
 from sparkstudio.spawners.base import Spawner, SpawnRequest, State
@@ -74,6 +76,32 @@ def server_config(request: SpawnRequest, port: int) -> dict[str, Any]:
     }
 
 
+def server_environment(base: Mapping[str, str], request: SpawnRequest) -> dict[str, str]:
+    """The environment of the workspace server, which its kernels inherit.
+
+    Notebook code reads its kernel's environment, so the control plane's own
+    ``SPARKSTUDIO_*`` variables are left out of ``base``; the rest (PATH, HOME,
+    JAVA_HOME, the AWS_* credentials the s3 contents store uses...) is kept. What the
+    server and kernels need of the control plane comes in ``request.environment`` and
+    the variables set here.
+    """
+    workdir = request.workdir
+    env = without_settings(base)
+    env.update(request.environment)
+    env.update(
+        {
+            "JUPYTER_CONFIG_DIR": str(workdir / "config"),
+            "JUPYTER_PATH": str(workdir / "data"),
+            "JUPYTER_RUNTIME_DIR": str(workdir / "runtime"),
+            "JUPYTER_PLATFORM_DIRS": "1",
+            ATTACHMENT_FILE_ENV: str(workdir / "attachment.json"),
+            SECRET_ENV: request.secret,
+        }
+    )
+    env.pop("JUPYTER_TOKEN", None)  # the server trusts the proxy's secret, not a token
+    return env
+
+
 class LocalSpawner(Spawner):
     name = "local"
 
@@ -87,17 +115,7 @@ class LocalSpawner(Spawner):
         config_file.write_text(json.dumps(server_config(request, port), indent=1))
         write_kernelspecs(workdir / "data")
         write_attachment(request.attachment, workdir / "attachment.json")
-        env = {
-            **os.environ,
-            **request.environment,
-            "JUPYTER_CONFIG_DIR": str(workdir / "config"),
-            "JUPYTER_PATH": str(workdir / "data"),
-            "JUPYTER_RUNTIME_DIR": str(workdir / "runtime"),
-            "JUPYTER_PLATFORM_DIRS": "1",
-            ATTACHMENT_FILE_ENV: str(workdir / "attachment.json"),
-            SECRET_ENV: request.secret,
-        }
-        env.pop("JUPYTER_TOKEN", None)
+        env = server_environment(os.environ, request)
         argv = [sys.executable, "-m", "sparkstudio.jupyter.launch", f"--config={config_file}"]
         record = processes.launch("workspace-server", argv, env, workdir / "logs" / "server.log")
         url = f"http://{HOST}:{port}{request.base_url}"

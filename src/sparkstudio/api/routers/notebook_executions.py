@@ -123,6 +123,10 @@ def list_notebook_executions(
     created_before: Annotated[
         datetime | None, Query(description="Only executions started at or before this time.")
     ] = None,
+    schedule_id: Annotated[
+        str | None,
+        Query(min_length=1, max_length=24, description="Only runs of this notebook schedule."),
+    ] = None,
 ) -> Page[NotebookExecutionPublic]:
     """The studio's notebook executions, oldest first."""
     wanted_tag = None
@@ -140,6 +144,7 @@ def list_notebook_executions(
         tag=wanted_tag,
         created_after=created_after,
         created_before=created_before,
+        schedule_id=schedule_id,
     )
 
 
