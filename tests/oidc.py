@@ -7,18 +7,28 @@ ID tokens then carry for that subject (``preferred_username``, ``groups``, …).
 tokens live for ``access_token_max_age``: the ``stale`` provider's expire five minutes
 before they are issued, so every one it issues is expired.
 
-The control plane knows three providers: ``corp`` (the working one), ``stale`` and
-``down`` (nothing listens at its issuer).
+The control plane (``sso_plane``) knows three providers: ``corp`` (the working one),
+``stale`` and ``down`` (nothing listens at its issuer). A variant control plane
+(:func:`running_variant_plane`) knows those configured otherwise:
+
+- ``custom``: the working provider with other scopes (no ``profile``, ``phone`` added)
+  and other claim names (``employee_id`` names the user, ``teams`` lists groups);
+- ``token-fails`` and ``token-down``: their discovery is served and their sign-in page is
+  the working provider's, but their token endpoint answers HTTP 503 (``token-fails``) or
+  nothing listens there (``token-down``): they fail at the callback, not before.
 """
 
 from __future__ import annotations
 
+import json
 import socket
+import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -46,6 +56,11 @@ with warnings.catch_warnings():
     import oidc_provider_mock
 
 CLIENT_ID = "sparkstudio-tests"
+CUSTOM_SCOPES = ["openid", "email", "phone"]
+CUSTOM_USERNAME_CLAIM = "employee_id"
+CUSTOM_GROUPS_CLAIM = "teams"
+# Providers whose token endpoint fails, each with the issuer path it is served under.
+TOKEN_FAILURES = {"token-fails": "/fails", "token-down": "/down"}
 
 
 @dataclass(frozen=True)
@@ -70,6 +85,88 @@ def mock_provider(**options: Any) -> Iterator[MockProvider]:
     with oidc_provider_mock.run_server_in_thread(**options) as server:
         # The provider names itself after the Host it is reached at: use one address.
         yield MockProvider(f"http://127.0.0.1:{server.server_port}")
+
+
+@contextmanager
+def failing_token_endpoints(provider: MockProvider) -> Iterator[dict[str, str]]:
+    """Issuers (by provider name, see ``TOKEN_FAILURES``) whose discovery is served here
+    and sends the browser to ``provider``'s sign-in page, but whose token endpoint fails:
+    ``/fails/token`` answers 503; ``token-down``'s is a port nothing listens on."""
+    document = httpx.get(f"{provider.issuer}/.well-known/openid-configuration").json()
+    unreachable = f"http://127.0.0.1:{closed_port()}/token"
+
+    class FailingTokenEndpoints(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            prefix = self.path.removesuffix("/.well-known/openid-configuration")
+            if prefix not in TOKEN_FAILURES.values() or prefix == self.path:
+                self._answer(404, b"{}")
+                return
+            issuer = f"http://{self.headers['Host']}{prefix}"
+            token = unreachable if prefix == TOKEN_FAILURES["token-down"] else f"{issuer}/token"
+            body = {**document, "issuer": issuer, "token_endpoint": token}
+            self._answer(200, json.dumps(body).encode())
+
+        def do_POST(self) -> None:
+            self._answer(503, b"<html><body>Service Unavailable</body></html>", "text/html")
+
+        def _answer(self, status: int, body: bytes, kind: str = "application/json") -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # keep the test output quiet
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FailingTokenEndpoints)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        yield {name: base + prefix for name, prefix in TOKEN_FAILURES.items()}
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def corp_provider(provider: MockProvider, *, client_secret: str) -> OidcProvider:
+    """``corp``: ``provider`` with the default scopes and claim names."""
+    return OidcProvider(
+        name="corp",
+        display_name="Corp Directory",
+        issuer=provider.issuer,
+        client_id=CLIENT_ID,
+        client_secret=client_secret,
+    )
+
+
+@contextmanager
+def running_variant_plane(
+    home: Path, backend: str, provider: MockProvider
+) -> Iterator[ControlPlane]:
+    """A control plane with the providers configured unlike ``corp``: ``custom``,
+    ``token-fails`` and ``token-down`` (see the module's docstring)."""
+    with failing_token_endpoints(provider) as token_failure_issuers:
+        providers = [
+            OidcProvider(
+                name="custom",
+                issuer=provider.issuer,
+                client_id=CLIENT_ID,
+                client_secret="tests-secret",
+                scopes=CUSTOM_SCOPES,
+                username_claim=CUSTOM_USERNAME_CLAIM,
+                groups_claim=CUSTOM_GROUPS_CLAIM,
+            ),
+            *(
+                OidcProvider(
+                    name=name, issuer=issuer, client_id=CLIENT_ID, client_secret="tests-secret"
+                )
+                for name, issuer in token_failure_issuers.items()
+            ),
+        ]
+        with running_control_plane(home, backend, oidc_providers=providers) as plane:
+            yield plane
 
 
 def closed_port() -> int:
@@ -156,13 +253,7 @@ def sso_plane(
     """A control plane whose users sign in with ``corp`` (SQLite or PostgreSQL)."""
     backend: str = request.param
     providers = [
-        OidcProvider(
-            name="corp",
-            display_name="Corp Directory",
-            issuer=oidc_provider.issuer,
-            client_id=CLIENT_ID,
-            client_secret="tests-secret",
-        ),
+        corp_provider(oidc_provider, client_secret="tests-secret"),
         OidcProvider(
             name="stale",
             issuer=stale_oidc_provider.issuer,

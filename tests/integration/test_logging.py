@@ -2,20 +2,26 @@
 
 A control plane of its own runs with the uvicorn access log on; every logger (the
 server's, uvicorn's, SQLAlchemy's statements with their parameters and rows, the clients')
-is raised to DEBUG and captured while users log in, change passwords and use tokens.
+is raised to DEBUG and captured while users log in, change passwords and use tokens, and
+while they sign in with single sign-on (the real provider of ``tests.oidc``).
 """
 
 from __future__ import annotations
 
+import base64
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from sparkstudio.api.cookies import SESSION_COOKIE
+from sparkstudio.auth.oidc import OidcClient, new_secret, s256
 from sparkstudio.server import ControlPlane
+from tests.oidc import CLIENT_ID, Browser, MockProvider, corp_provider, expect_signed_in, query_of
 from tests.support import (
     ADMIN_NAME,
     ADMIN_PASSWORD,
@@ -30,14 +36,19 @@ from tests.support import (
     unique,
 )
 
+CLIENT_SECRET = f"client-secret-{unique('oidc')}"
+
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def logged_plane(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    oidc_provider: MockProvider,
 ) -> Iterator[ControlPlane]:
     backend: str = request.param
     home = tmp_path_factory.mktemp(f"logging-{backend}")
-    with running_control_plane(home, backend, access_log=True) as plane:
+    providers = [corp_provider(oidc_provider, client_secret=CLIENT_SECRET)]
+    with running_control_plane(home, backend, access_log=True, oidc_providers=providers) as plane:
         yield plane
 
 
@@ -120,16 +131,21 @@ def with_token_secrets(secrets: list[str]) -> list[str]:
 
 
 def leaked(
-    secrets: list[str], caplog: pytest.LogCaptureFixture, *, besides: str | None = None
+    secrets: list[str],
+    caplog: pytest.LogCaptureFixture,
+    *,
+    besides: str | None = None,
+    ignore: Callable[[logging.LogRecord], bool] | None = None,
 ) -> list[str]:
     """The secrets found anywhere in the captured records (but those of the logger
-    ``besides`` and its children), however they are rendered."""
+    ``besides`` and its children, and those ``ignore`` is true of), however rendered."""
     records = [
         r
         for r in caplog.records
-        if besides is None or (r.name != besides and not r.name.startswith(f"{besides}."))
+        if (besides is None or (r.name != besides and not r.name.startswith(f"{besides}.")))
+        and (ignore is None or not ignore(r))
     ]
-    everything = (caplog.text if besides is None else "") + "\n".join(
+    everything = (caplog.text if besides is None and ignore is None else "") + "\n".join(
         f"{r.getMessage()} {r.args!r} {r.exc_text or ''} {r.__dict__!r}" for r in records
     )
     return [secret for secret in with_token_secrets(secrets) if secret in everything]
@@ -210,4 +226,91 @@ def test_no_secret_is_logged_from_cookies_urls_or_refused_logins(
     # among them; the control plane's HTTP clients (to workspace servers and Spark UIs)
     # make no request here.
     assert leaked(secrets, caplog, besides="httpcore") == []
+    assert leaked_to_files(secrets, logged_plane.settings.home) == []
+
+
+def not_the_control_planes(record: logging.LogRecord) -> bool:
+    """Records of the provider (a werkzeug server in this process: its request threads,
+    where authlib logs the tokens it issues) and the traces of the tests' own HTTP clients
+    (in the main thread; the control plane's run in its worker threads), which see codes
+    and cookies as a browser does."""
+    provider = record.name == "werkzeug" or (record.threadName or "").endswith(
+        "(process_request_thread)"
+    )
+    tests_client = record.name.startswith("httpcore") and record.threadName == "MainThread"
+    return provider or tests_client
+
+
+def test_no_code_token_or_secret_of_a_single_sign_on_is_logged(
+    logged_plane: ControlPlane,
+    oidc_provider: MockProvider,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The provider's tokens go to the control plane only: a spy on the exchange sees them.
+    issued: list[dict[str, Any]] = []
+    exchange = OidcClient._exchange_code
+
+    def exchange_and_keep(client: OidcClient, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        tokens = exchange(client, *args, **kwargs)
+        issued.append(tokens)
+        return tokens
+
+    monkeypatch.setattr(OidcClient, "_exchange_code", exchange_and_keep)
+    basic = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
+    secrets: list[str] = [CLIENT_SECRET, basic]
+    subject, name = oidc_provider.new_person(groups=[unique("logged-grp")])
+    verifier = new_secret()
+
+    caplog.handler.setLevel(logging.DEBUG)
+    with every_logger_at_debug(caplog.handler):
+        browser = Browser(logged_plane)
+        cli = Browser(logged_plane)
+        try:
+            back = browser.callback_url(subject)
+            secrets.append(query_of(back)["code"])
+            expect_signed_in(browser.http.get(back))
+            secrets.append(browser.http.cookies[SESSION_COOKIE])
+            assert expect(browser.api("/me"), 200)["user"]["name"] == name
+
+            # The CLI's sign-in: its browser is sent to its listener with a one-time code
+            # (not followed here), which the CLI exchanges with its verifier.
+            back = cli.callback_url(subject, cli_port=49999, cli_challenge=s256(verifier))
+            secrets.append(query_of(back)["code"])
+            to_cli = cli.http.get(back)
+            assert to_cli.status_code == 302, to_cli.text
+            one_time_code = query_of(to_cli.headers["location"])["code"]
+            secrets += [one_time_code, verifier]
+            exchanged = httpx.post(
+                f"{logged_plane.api_url}/auth/oidc/cli-token",
+                json={"code": one_time_code, "code_verifier": verifier},
+            )
+            token = expect(exchanged, 200)["token"]
+            secrets.append(token)
+            bearer = {"Authorization": f"Bearer {token}"}
+            expect(httpx.get(f"{logged_plane.api_url}/me", headers=bearer), 200)
+        finally:
+            browser.close()
+            cli.close()
+
+    assert len(issued) == 2
+    for tokens in issued:
+        secrets += [
+            tokens[kind] for kind in ("id_token", "access_token", "refresh_token") if kind in tokens
+        ]
+    assert len(secrets) >= 12
+    records = caplog.records
+    # The capture saw the sign-ins: the callbacks' request lines, the control plane's own
+    # requests to the provider's token endpoint, and the SQL.
+    access = [r.getMessage() for r in records if r.name == "uvicorn.access"]
+    callbacks = [line for line in access if "/auth/oidc/corp/callback?" in line]
+    assert len(callbacks) == 2 and all("code=<redacted>" in line for line in callbacks), access
+    assert any(
+        "/oauth2/token" in r.getMessage() and r.threadName != "MainThread"
+        for r in records
+        if r.name == "httpx"
+    )
+    assert any(r.name.startswith("sqlalchemy.engine") for r in records)
+
+    assert leaked(secrets, caplog, ignore=not_the_control_planes) == []
     assert leaked_to_files(secrets, logged_plane.settings.home) == []

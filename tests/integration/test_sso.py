@@ -8,24 +8,34 @@ form the browser submits with the subject a person would type.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 
+from sparkstudio.api.app import API_PREFIX
+from sparkstudio.api.cookies import SESSION_COOKIE
 from sparkstudio.auth.oidc import s256
 from sparkstudio.db.models import PendingLogin, User
 from sparkstudio.server import ControlPlane
 from tests.oidc import (
     CLIENT_ID,
+    CUSTOM_SCOPES,
+    TOKEN_FAILURES,
     Browser,
     MockProvider,
     expect_signed_in,
     query_of,
+    running_variant_plane,
     signed_in_user,
     with_query,
 )
 from tests.support import (
+    ADMIN_NAME,
+    ADMIN_PASSWORD,
+    BACKENDS,
     PASSWORD,
     UserClient,
     add_member,
@@ -38,6 +48,27 @@ from tests.support import (
     login,
     unique,
 )
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def variant_plane(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    oidc_provider: MockProvider,
+) -> Iterator[ControlPlane]:
+    """A control plane whose providers are configured unlike ``corp``: ``custom`` (other
+    scopes and claim names) and two whose token endpoint fails (see ``tests.oidc``)."""
+    backend: str = request.param
+    home = tmp_path_factory.mktemp(f"sso-variants-{backend}")
+    with running_variant_plane(home, backend, oidc_provider) as plane:
+        yield plane
+
+
+@pytest.fixture(scope="module")
+def variant_admin(variant_plane: ControlPlane) -> Iterator[UserClient]:
+    with login(variant_plane.api_url, ADMIN_NAME, ADMIN_PASSWORD) as client:
+        yield client
+
 
 # --- providers and the sign-in page ------------------------------------------------------
 
@@ -185,6 +216,72 @@ def test_a_disabled_user_is_refused(
         again.close()
 
 
+def test_the_configured_scopes_and_claim_names_are_the_ones_used(
+    variant_plane: ControlPlane, variant_admin: UserClient, oidc_provider: MockProvider
+) -> None:
+    """``custom`` asks for openid, email and phone, names users from ``employee_id`` and
+    reads groups from ``teams``; the default claims carry other values, as decoys."""
+    name, team = unique("emp"), unique("team")
+    decoy_name, decoy_group = unique("decoy"), unique("decoy-grp")
+    subject = f"subject-{name}"
+    oidc_provider.set_claims(
+        subject,
+        employee_id=name.upper(),  # lower-cased into the user name
+        teams=[team],
+        preferred_username=decoy_name,
+        groups=[decoy_group],
+        name="Grace Hopper",
+        email=f"{name}@example.com",
+    )
+
+    browser = Browser(variant_plane)
+    try:
+        started = browser.start("custom")
+        assert started.status_code == 302, started.text
+        to_provider = started.headers["location"]
+        assert query_of(to_provider)["scope"].split() == CUSTOM_SCOPES
+        expect_signed_in(browser.http.get(browser.authorize(to_provider, subject)))
+        user = signed_in_user(browser)["user"]
+    finally:
+        browser.close()
+    assert (user["name"], user["identity_provider"]) == (name, "custom")
+    assert user["groups"] == [team]
+    assert user["email"] == f"{name}@example.com"  # the email scope was asked for
+    # 'name' is a profile claim and profile was not asked for: the provider left it out.
+    assert user["display_name"] == ""
+    (group,) = expect(variant_admin.get("/groups", params={"name": team}), 200)["items"]
+    assert group["source"] == "custom" and group["members"] == [name]
+    assert expect(variant_admin.get("/groups", params={"name": decoy_group}), 200)["items"] == []
+    with variant_plane.prepared.database.session(write=False) as db:
+        assert db.scalars(select(User).where(User.name == decoy_name)).first() is None
+
+
+def test_an_sso_login_ends_the_session_the_browser_held(
+    sso_plane: ControlPlane, oidc_provider: MockProvider, browser: Browser
+) -> None:
+    subject, _ = oidc_provider.new_person()
+    expect_signed_in(browser.sign_in(subject))
+    first = browser.http.cookies[SESSION_COOKIE]
+    assert session_status(sso_plane, cookie=first) == 200  # now in the auth cache
+
+    expect_signed_in(browser.sign_in(subject))  # the browser sends the session it holds
+    second = browser.http.cookies[SESSION_COOKIE]
+    assert second != first
+    assert session_status(sso_plane, cookie=first) == 401
+    assert session_status(sso_plane, bearer=first) == 401
+    assert session_status(sso_plane, cookie=second) == 200
+
+
+def session_status(
+    plane: ControlPlane, *, cookie: str | None = None, bearer: str | None = None
+) -> int:
+    """The status of ``GET /me`` with a session token in a cookie or as a bearer token."""
+    headers = {"Cookie": f"{SESSION_COOKIE}={cookie}"} if cookie else {}
+    if bearer:
+        headers["Authorization"] = f"Bearer {bearer}"
+    return httpx.get(f"{plane.api_url}/me", headers=headers).status_code
+
+
 # --- directory groups --------------------------------------------------------------------
 
 
@@ -245,6 +342,86 @@ def test_a_directory_group_needs_a_configured_provider(sso_admin: UserClient) ->
         sso_admin.post("/groups", json={"name": unique("grp"), "source": "elsewhere"}), 422
     )
     assert field_names(body) == ["source"] and "corp" in body["message"]
+
+
+def test_what_a_sign_in_changes_is_in_the_audit_trail(
+    sso_plane: ControlPlane, oidc_provider: MockProvider, sso_admin: UserClient
+) -> None:
+    kept, dropped, joined = (unique(p) for p in ("kept", "dropped", "joined"))
+    subject, name = oidc_provider.new_person(groups=[kept, dropped])
+    first = Browser(sso_plane)
+    try:
+        expect_signed_in(first.sign_in(subject))
+        user_id = signed_in_user(first)["user"]["id"]
+    finally:
+        first.close()
+    ids = {g: group_id(sso_admin, g) for g in (kept, dropped)}
+    callback = f"{API_PREFIX}/auth/oidc/corp/callback"
+
+    created = changes_by(sso_admin, name)
+    for record in created:
+        assert (record["actor_id"], record["outcome"], record["status_code"]) == (
+            user_id,
+            "SUCCEEDED",
+            200,
+        )
+        assert (record["method"], record["path"]) == ("GET", callback)
+    assert [(r["action"], r["resource"]) for r in reversed(created)] == [
+        ("user:Create", f"{API_PREFIX}/users/{user_id}"),
+        *(
+            change
+            for g in sorted((kept, dropped))
+            for change in (
+                ("group:Create", f"{API_PREFIX}/groups/{ids[g]}"),
+                ("group:Update", f"{API_PREFIX}/groups/{ids[g]}/members/{user_id}"),
+            )
+        ),
+    ]
+    assert "first sign-in with 'corp'" in created[-1]["message"]
+
+    # The directory moves the user from one group to another: the next sign-in says so.
+    oidc_provider.set_claims(subject, preferred_username=name, groups=[kept, joined])
+    second = Browser(sso_plane)
+    try:
+        expect_signed_in(second.sign_in(subject))
+    finally:
+        second.close()
+    ids[joined] = group_id(sso_admin, joined)
+    synced = [r for r in changes_by(sso_admin, name) if r["id"] > created[0]["id"]]
+    assert [(r["action"], r["resource"]) for r in reversed(synced)] == [
+        ("group:Update", f"{API_PREFIX}/groups/{ids[dropped]}/members/{user_id}"),
+        ("group:Create", f"{API_PREFIX}/groups/{ids[joined]}"),
+        ("group:Update", f"{API_PREFIX}/groups/{ids[joined]}/members/{user_id}"),
+    ]
+    left, _, entered = reversed(synced)
+    assert f"left directory group '{dropped}'" in left["message"]
+    assert f"joined directory group '{joined}'" in entered["message"]
+    assert "'groups' claim of 'corp'" in entered["message"]
+    # A group's membership changes are found by its resource, as the API's own are.
+    history = records_of(sso_admin, resource_prefix=f"{API_PREFIX}/groups/{ids[dropped]}/")
+    assert [r["message"].split(":")[0] for r in history] == [
+        f"user '{name}' left directory group '{dropped}'",
+        f"user '{name}' joined directory group '{dropped}'",
+    ]
+
+
+def group_id(admin: UserClient, name: str) -> str:
+    (group,) = expect(admin.get("/groups", params={"name": name}), 200)["items"]
+    found: str = group["id"]
+    return found
+
+
+def records_of(admin: UserClient, **filters: Any) -> list[dict[str, Any]]:
+    """The audit records matching ``filters``, newest first."""
+    page = expect(admin.get("/audit", params={**filters, "limit": 1000}), 200)
+    assert page["next_token"] is None
+    items: list[dict[str, Any]] = page["items"]
+    return items
+
+
+def changes_by(admin: UserClient, actor: str) -> list[dict[str, Any]]:
+    """What ``actor`` changed, newest first (their sign-ins left out)."""
+    return [r for r in records_of(admin, actor=actor) if r["action"] != "session:Login"]
 
 
 # --- refused sign-ins --------------------------------------------------------------------
@@ -334,6 +511,39 @@ def test_a_provider_that_is_down_gives_a_clear_error(
         assert "Traceback" not in page.text and "<script" not in page.text
     finally:
         person.close()
+
+
+@pytest.mark.parametrize("provider", sorted(TOKEN_FAILURES))
+def test_a_token_endpoint_failing_at_the_callback_signs_nobody_in(
+    variant_plane: ControlPlane,
+    oidc_provider: MockProvider,
+    variant_admin: UserClient,
+    provider: str,
+) -> None:
+    """The provider is up when the sign-in starts; its token endpoint fails (503) or is
+    gone by the time the browser comes back."""
+    subject, name = oidc_provider.new_person()
+    person = Browser(variant_plane, accept="text/html,application/xhtml+xml")
+    try:
+        started = person.start(provider)
+        assert started.status_code == 302, started.text
+        answer = person.http.get(person.authorize(started.headers["location"], subject))
+        assert answer.status_code == 502 and answer.headers["content-type"].startswith("text/html")
+        assert f"identity provider &#x27;{provider}&#x27; is unavailable" in answer.text
+        assert "token endpoint" in answer.text
+        assert "Traceback" not in answer.text and "sparkstudio_session" not in str(answer.headers)
+        assert person.api("/me").status_code == 401
+    finally:
+        person.close()
+    with variant_plane.prepared.database.session(write=False) as db:
+        assert db.scalars(select(User).where(User.name == name)).first() is None
+    # The failed sign-in is in the audit trail, without a user: none was signed in.
+    callback = f"{API_PREFIX}/auth/oidc/{provider}/callback"
+    (record,) = records_of(variant_admin, action="session:Login", resource_prefix=callback)
+    assert (record["outcome"], record["status_code"], record["method"]) == ("FAILED", 502, "GET")
+    assert (record["actor_id"], record["actor_name"]) == (None, "")
+    assert f"identity provider '{provider}' is unavailable" in record["message"]
+    assert "token endpoint" in record["message"]
 
 
 def test_next_is_only_ever_a_path_here(browser: Browser) -> None:

@@ -15,6 +15,8 @@ response is sent. Holding the status line too matters: a client takes a 204 as c
 as soon as it has the headers. A caller who reads the trail right after a change
 therefore finds it. A handler that raised is recorded too; a record that cannot be
 written is logged and never fails the request. Every other response passes untouched.
+A record's message is the error message of the JSON body, or the one a route noted with
+:func:`note_failure` when it answers browsers with a page (the single sign-on callback).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sparkstudio.api.audit_note import SCOPE_KEY, AuditNote
@@ -32,15 +35,24 @@ from sparkstudio.api.deps import ACTION_KEY
 from sparkstudio.db.base import utcnow
 from sparkstudio.db.models import AuditRecord
 from sparkstudio.db.session import Database
+from sparkstudio.errors import StudioError
 from sparkstudio.schemas.audit import LOGIN_ACTION, Outcome
 from sparkstudio.services.audit import add_record
 
 log = logging.getLogger("sparkstudio.audit")
 
+# The public message of a failure, noted by a route that may answer it as an HTML page:
+# the trail reads an error's message from the API's JSON body, and a page is not that.
+FAILURE_KEY = "sparkstudio.audit_failure"
+
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 DENIAL_STATUSES = frozenset({401, 403, 429})  # 429: a login held back by the throttle
 _MESSAGE_BYTES = 4096  # of an error body: enough for its message, never a large payload
 _UNEXPECTED = "internal error; the server log has the details"
+
+
+def note_failure(conn: HTTPConnection, error: StudioError) -> None:
+    conn.scope[FAILURE_KEY] = error.message
 
 
 def outcome_of(note: AuditNote, *, api: bool, method: str, status: int) -> Outcome | None:
@@ -153,7 +165,8 @@ class AuditTrail:
                 record = self._record(
                     scope, note, exchange.method, exchange.status, exchange.outcome
                 )
-                record.message = exchange.message()[:1024]
+                noted = scope.get(FAILURE_KEY) if exchange.status >= 400 else None
+                record.message = (noted or exchange.message())[:1024]
                 await self._write(record)
             await exchange.release()
 

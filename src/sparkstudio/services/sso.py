@@ -7,7 +7,9 @@ Rules:
   another user is refused (an account is never taken over);
 - at every sign-in the user joins the provider's directory groups named in the groups
   claim (created when missing) and leaves those of that provider no longer named; local
-  groups, and directory groups of other providers, are never changed.
+  groups, and directory groups of other providers, are never changed;
+- every such change (a user or a directory group created, a membership added or removed)
+  is returned as a :class:`Change`, for the caller to put in the audit trail.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import hmac
 import logging
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -24,6 +27,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from sparkstudio.auth.actions import Action
 from sparkstudio.auth.oidc import VerifiedIdentity, new_secret, printable, s256
 from sparkstudio.auth.providers import OidcProvider
 from sparkstudio.db.base import utcnow
@@ -129,7 +133,24 @@ def complete_login(
 # --- users and directory groups ---------------------------------------------------------
 
 
-def sign_in(db: Session, provider: OidcProvider, identity: VerifiedIdentity) -> User:
+@dataclass(frozen=True)
+class Change:
+    """A change a sign-in made, named as the API's own change of it would be."""
+
+    action: Action
+    path: str  # of the resource, below the API prefix: /users/usr-…, /groups/grp-…/members/…
+    message: str
+
+
+@dataclass
+class SignIn:
+    """The user a sign-in resolved to, and what it changed on the way."""
+
+    user: User
+    changes: list[Change] = field(default_factory=list)
+
+
+def sign_in(db: Session, provider: OidcProvider, identity: VerifiedIdentity) -> SignIn:
     """The user of a verified sign-in: created at first sign-in, groups synchronised."""
     if len(identity.subject) > 255:
         raise Forbidden(
@@ -141,8 +162,16 @@ def sign_in(db: Session, provider: OidcProvider, identity: VerifiedIdentity) -> 
         .options(selectinload(User.groups))
         .where(User.identity_provider == provider.name, User.subject == identity.subject)
     ).first()
+    changes: list[Change] = []
     if user is None:
         user = _create_user(db, provider, identity)
+        changes.append(
+            Change(
+                Action.USER_CREATE,
+                f"/users/{user.id}",
+                f"user '{user.name}' created at its first sign-in with '{provider.name}'",
+            )
+        )
     else:
         _update_profile(user, identity.claims)
     if user.disabled:
@@ -150,9 +179,10 @@ def sign_in(db: Session, provider: OidcProvider, identity: VerifiedIdentity) -> 
             f"user '{user.name}' is disabled; ask a platform admin", reason="UserDisabled"
         )
     if provider.groups_claim:
-        sync_directory_groups(db, user, provider, identity.claims.get(provider.groups_claim))
+        claimed = identity.claims.get(provider.groups_claim)
+        changes += sync_directory_groups(db, user, provider, claimed)
     db.flush()
-    return user
+    return SignIn(user, changes)
 
 
 def _create_user(db: Session, provider: OidcProvider, identity: VerifiedIdentity) -> User:
@@ -218,18 +248,43 @@ def _claimed_group_names(provider: OidcProvider, claimed: object) -> set[str]:
     return names
 
 
-def sync_directory_groups(db: Session, user: User, provider: OidcProvider, claimed: object) -> None:
-    """Make the user's directory groups of ``provider`` exactly the ones claimed."""
+def sync_directory_groups(
+    db: Session, user: User, provider: OidcProvider, claimed: object
+) -> list[Change]:
+    """Make the user's directory groups of ``provider`` exactly the ones claimed; returns
+    the groups created and the memberships added and removed."""
     names = _claimed_group_names(provider, claimed)
+    claim = f"the '{provider.groups_claim}' claim of '{provider.name}'"
+    changes: list[Change] = []
     for group in list(user.groups):
         if group.source == provider.name and group.name not in names:
             user.groups.remove(group)
+            changes.append(
+                Change(
+                    Action.GROUP_UPDATE,
+                    f"/groups/{group.id}/members/{user.id}",
+                    f"user '{user.name}' left directory group '{group.name}': {claim} "
+                    "no longer names it",
+                )
+            )
     missing = names - {group.name for group in user.groups}
     if not missing:
-        return
+        return changes
     existing = {g.name: g for g in db.scalars(select(Group).where(Group.name.in_(missing)))}
     for name in sorted(missing):
-        group = existing.get(name) or _create_directory_group(db, provider, name)
+        found = existing.get(name)
+        if found is not None:
+            group = found
+        else:
+            group, created = _create_directory_group(db, provider, name)
+            if created:
+                changes.append(
+                    Change(
+                        Action.GROUP_CREATE,
+                        f"/groups/{group.id}",
+                        f"directory group '{name}' created: {claim} names it",
+                    )
+                )
         if group.source != provider.name:
             # A local group (or another provider's) of that name is never changed.
             log.warning(
@@ -241,9 +296,18 @@ def sync_directory_groups(db: Session, user: User, provider: OidcProvider, claim
             )
             continue
         user.groups.append(group)
+        changes.append(
+            Change(
+                Action.GROUP_UPDATE,
+                f"/groups/{group.id}/members/{user.id}",
+                f"user '{user.name}' joined directory group '{name}': {claim} names it",
+            )
+        )
+    return changes
 
 
-def _create_directory_group(db: Session, provider: OidcProvider, name: str) -> Group:
+def _create_directory_group(db: Session, provider: OidcProvider, name: str) -> tuple[Group, bool]:
+    """The directory group ``name``, and whether this call created it."""
     group = Group(
         id=new_id("grp"),
         name=name,
@@ -258,8 +322,8 @@ def _create_directory_group(db: Session, provider: OidcProvider, name: str) -> G
         created = get_group_by_name(db, name)
         if created is None:
             raise
-        return created
-    return group
+        return created, False
+    return group, True
 
 
 # --- the CLI's one-time code ------------------------------------------------------------

@@ -10,6 +10,11 @@ The CLI flow (RFC 8252): the CLI listens on 127.0.0.1 and starts ``…/login`` w
 and the S256 challenge of a verifier it keeps; the callback sends the browser to the
 CLI's listener with a one-time code, which the CLI exchanges with its verifier at
 ``…/cli-token`` for a session token.
+
+The sign-in itself is recorded by the audit middleware (``session:Login``, a GET). What a
+sign-in changes (a user or a directory group created, memberships synchronised with the
+groups claim) is recorded here, in the transaction that makes the change, as the API's
+own changes are: ``user:Create``, ``group:Create``, ``group:Update``.
 """
 
 from __future__ import annotations
@@ -20,9 +25,11 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
+from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from sparkstudio.api.audit_note import note_login
+from sparkstudio.api.audit_note import note_login, note_of
+from sparkstudio.api.audit_trail import note_failure
 from sparkstudio.api.cookies import (
     presented_session_cookie,
     served_over_https,
@@ -33,7 +40,11 @@ from sparkstudio.api.errors import ERROR_RESPONSES, ErrorBody
 from sparkstudio.api.pages import BrowserRoute, page
 from sparkstudio.auth.identity import load_principal
 from sparkstudio.auth.oidc import OidcClient, OidcProviders, printable
+from sparkstudio.db.base import utcnow
+from sparkstudio.db.models import AuditRecord, User
+from sparkstudio.db.session import Database
 from sparkstudio.errors import BadRequest, Invalid, NotFound, StudioError, Unauthenticated
+from sparkstudio.schemas.audit import Outcome
 from sparkstudio.schemas.common import Name
 from sparkstudio.schemas.sso import (
     CliChallenge,
@@ -45,7 +56,9 @@ from sparkstudio.schemas.sso import (
 from sparkstudio.schemas.tokens import LoginResponse
 from sparkstudio.services import sso as sso_service
 from sparkstudio.services import tokens as token_service
+from sparkstudio.services.audit import add_record
 from sparkstudio.services.users import user_public
+from sparkstudio.settings import Settings
 
 log = logging.getLogger("sparkstudio.sso")
 
@@ -96,6 +109,39 @@ def _client(providers: OidcProviders, name: str) -> OidcClient:
 def _callback_url(request: Request, settings: AppSettings, name: str) -> str:
     base = settings.public_url or str(request.base_url)
     return base.rstrip("/") + str(request.app.url_path_for("oidc_callback", name=name))
+
+
+def _record_changes(
+    db: Session,
+    request: Request,
+    user: User,
+    changes: list[sso_service.Change],
+    status_code: int,
+) -> None:
+    """Audit records of what a sign-in changed, by the user signing in. Each names its
+    resource by its API path, as a change made through the API does, so one
+    ``resource_prefix`` finds a group's membership changes however they were made."""
+    note = note_of(request)
+    at = note.at if note is not None else utcnow()
+    api_prefix = str(request.app.url_path_for("list_providers")).removesuffix("/auth/providers")
+    client = request.client
+    for change in changes:
+        add_record(
+            db,
+            AuditRecord(
+                at=at,
+                actor_id=user.id,
+                actor_name=user.name[:64],
+                action=change.action.value,
+                resource=(api_prefix + change.path)[:1024],
+                method=request.method[:8],
+                path=request.url.path[:1024],  # never the query string: it holds the code
+                source_address=client.host[:64] if client else "",
+                outcome=Outcome.SUCCEEDED.value,
+                status_code=status_code,
+                message=change.message[:1024],
+            ),
+        )
 
 
 def _set_state_cookie(request: Request, response: Response, name: str, state: str) -> None:
@@ -206,9 +252,29 @@ def finish_sign_in(
     error_description: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> Response:
     """Where the provider sends the browser back (no token needed): signs the user in."""
+    note_login(request, "")  # a refusal is in the audit trail as a failed login
+    try:
+        return _finish_sign_in(
+            name, request, database, settings, providers, state, code, error, error_description
+        )
+    except StudioError as failure:
+        note_failure(request, failure)  # a browser is answered a page the trail cannot read
+        raise
+
+
+def _finish_sign_in(
+    name: str,
+    request: Request,
+    database: Database,
+    settings: Settings,
+    providers: OidcProviders,
+    state: str | None,
+    code: str | None,
+    error: str | None,
+    error_description: str | None,
+) -> Response:
     client = _client(providers, name)
     provider = client.provider
-    note_login(request, "")  # a refusal is in the audit trail as a failed login
     refused = None
     if error:
         detail = f"{error}: {error_description}" if error_description else error
@@ -240,8 +306,12 @@ def finish_sign_in(
             nonce=nonce,
         )
         with database.transaction() as db:
-            user = sso_service.sign_in(db, provider, identity)
+            signed_in = sso_service.sign_in(db, provider, identity)
+            user = signed_in.user
             note_login(request, user.name, user.id)
+            # Written with the changes: they are in the trail if and only if they were made.
+            status_code = status.HTTP_302_FOUND if cli_port is not None else status.HTTP_200_OK
+            _record_changes(db, request, user, signed_in.changes, status_code)
             if cli_port is not None:
                 one_time_code = sso_service.issue_cli_code(db, state, user)
                 return _to_cli(request, name, cli_port, {"code": one_time_code})
