@@ -142,6 +142,29 @@ def test_a_parameterized_notebook_runs_on_a_cluster_and_keeps_its_outputs(
     assert {"STARTING", "RUNNING", "FINISHING"} <= set(statuses)
 
 
+def test_a_schedule_runs_the_notebook_with_its_fixed_parameters(
+    admin: UserClient, spark_cluster: SparkCluster, source: dict[str, Any]
+) -> None:
+    studio_id = spark_cluster.studio["id"]
+    body = {
+        "name": unique("daily"),
+        "cron": "0 6 * * *",
+        "time_zone": "Europe/Paris",
+        "notebook": {"workspace_id": source["id"], "path": "reports/daily.ipynb"},
+        "parameters": {"n": 10, "label": "scheduled"},
+        "target": {"kind": "CLUSTER", "id": spark_cluster.cluster["id"]},
+    }
+    path = f"/studios/{studio_id}/notebook-schedules"
+    schedule = expect(admin.post(path, json=body), 201)
+    run = expect(admin.post(f"{path}/{schedule['id']}/run"), 201)
+    assert run["schedule_id"] == schedule["id"]
+    done = wait(admin, run, {"FINISHED"})
+    assert "scheduled: total=45" in outputs_text(executed(done))
+    history = expect(admin.get(f"{path}/{schedule['id']}/runs"), 200)["items"]
+    assert [(h["id"], h["status"]) for h in history] == [(run["id"], "FINISHED")]
+    expect(admin.delete(f"{path}/{schedule['id']}"), 204)
+
+
 def test_a_failing_cell_fails_the_execution_with_its_error_marked(
     admin: UserClient, spark_cluster: SparkCluster, source: dict[str, Any]
 ) -> None:
