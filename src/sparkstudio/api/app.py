@@ -7,7 +7,7 @@ from pathlib import Path
 import swagger_ui_bundle  # type: ignore[import-untyped]
 from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
@@ -40,6 +40,9 @@ from sparkstudio.auth.oidc import OidcProviders
 from sparkstudio.auth.throttle import LoginThrottle
 from sparkstudio.aws import emr_serverless
 from sparkstudio.clusters.runtime import ClusterRuntime
+from sparkstudio.console.routes import CONSOLE
+from sparkstudio.console.routes import assets as console_assets
+from sparkstudio.console.routes import router as console_router
 from sparkstudio.db.session import Database
 from sparkstudio.notebooks.runtime import NotebookRuntime
 from sparkstudio.serverless.runtime import ApplicationRuntime
@@ -134,5 +137,13 @@ def create_app(
             swagger_css_url=f"{DOCS_URL}/assets/swagger-ui.css",
             swagger_favicon_url=f"{DOCS_URL}/assets/favicon-32x32.png",
         )
+
+    # The console: its assets first (the page route takes every other console address).
+    app.mount(f"{CONSOLE}/static", console_assets, name="console-assets")
+    app.include_router(console_router)
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse(CONSOLE, 303)
 
     return app

@@ -23,6 +23,7 @@ from sparkstudio.auth.cache import AuthCache
 from sparkstudio.auth.identity import Principal, authenticate, grants_in_studio, load_principal
 from sparkstudio.auth.policy import Decision, decide
 from sparkstudio.clusters.runtime import ClusterRuntime
+from sparkstudio.console.csrf import CSRF_HEADER, csrf_matches
 from sparkstudio.db.models import Studio
 from sparkstudio.db.session import Database
 from sparkstudio.errors import Forbidden, NotFound
@@ -122,10 +123,15 @@ def get_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     presented = credentials.credentials if credentials is not None else None
-    if presented is None and request.method in _READ_METHODS:
-        # Browsers send the login cookie; reads only, so a forged cross-site request
-        # cannot change anything.
-        presented = request.cookies.get(SESSION_COOKIE)
+    if presented is None:
+        # Browsers send the login cookie: enough to read; a change also needs the
+        # console's CSRF token, which a forged cross-site request cannot know.
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if cookie and (
+            request.method in _READ_METHODS
+            or csrf_matches(cookie, request.headers.get(CSRF_HEADER))
+        ):
+            presented = cookie
     if presented is None:
         return authenticate(db, None)  # raises the 401
     principal = get_auth_cache(request).principal(presented, lambda: load_principal(db, presented))
