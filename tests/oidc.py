@@ -36,6 +36,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import httpx
 import pytest
 
+from sparkstudio.api.cookies import SESSION_COOKIE
 from sparkstudio.auth.providers import OidcProvider
 from sparkstudio.server import ControlPlane
 from tests.support import (
@@ -208,6 +209,22 @@ class Browser:
         started = self.start(provider, **params)
         assert started.status_code == 302, started.text
         return self.authorize(started.headers["location"], subject)
+
+    def come_back(self, callback_url: str) -> httpx.Response:
+        """The provider's redirect to the callback as a browser follows it: a cross-site
+        navigation, so the SameSite=Strict session cookie stays home (the SameSite=Lax
+        state cookie is sent). The cookies the answer sets are kept, as ever."""
+        request = self.http.build_request("GET", callback_url)
+        sent = [
+            cookie
+            for cookie in request.headers.get("cookie", "").split("; ")
+            if cookie and not cookie.startswith(f"{SESSION_COOKIE}=")
+        ]
+        if sent:
+            request.headers["cookie"] = "; ".join(sent)
+        elif "cookie" in request.headers:
+            del request.headers["cookie"]
+        return self.http.send(request)
 
     def sign_in(self, subject: str, provider: str = "corp", **params: Any) -> httpx.Response:
         """The whole sign-in; returns the control plane's answer to the callback."""

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from sparkstudio.api.app import API_PREFIX
 from sparkstudio.api.cookies import SESSION_COOKIE
+from sparkstudio.api.routers.sso import STATE_COOKIE
 from sparkstudio.auth.oidc import s256
 from sparkstudio.db.models import PendingLogin, User
 from sparkstudio.server import ControlPlane
@@ -270,6 +271,72 @@ def test_an_sso_login_ends_the_session_the_browser_held(
     assert session_status(sso_plane, cookie=first) == 401
     assert session_status(sso_plane, bearer=first) == 401
     assert session_status(sso_plane, cookie=second) == 200
+
+
+def test_an_sso_login_ends_the_session_the_browser_held_without_its_cookie_at_the_callback(
+    sso_plane: ControlPlane, oidc_provider: MockProvider, browser: Browser
+) -> None:
+    """As a browser does it: the SameSite=Strict session cookie is sent when the sign-in
+    starts (a same-site navigation), not on the provider's cross-site redirect back."""
+    subject, _ = oidc_provider.new_person()
+    expect_signed_in(browser.sign_in(subject))
+    first = browser.http.cookies[SESSION_COOKIE]
+    assert session_status(sso_plane, cookie=first) == 200  # now in the auth cache
+
+    started = browser.start()  # sends the session cookie
+    assert started.request.headers["cookie"].count(f"{SESSION_COOKIE}=") == 1
+    state = query_of(started.headers["location"])["state"]
+    with sso_plane.prepared.database.session(write=False) as db:
+        pending = db.get(PendingLogin, state)
+        assert pending is not None and pending.previous_token_id == first.split(".")[1]
+    answer = browser.come_back(browser.authorize(started.headers["location"], subject))
+    sent = answer.request.headers["cookie"]
+    assert SESSION_COOKIE not in sent and f"{STATE_COOKIE}={state}" in sent
+    expect_signed_in(answer)
+    second = browser.http.cookies[SESSION_COOKIE]
+    assert second != first
+    assert session_status(sso_plane, cookie=first) == 401
+    assert session_status(sso_plane, bearer=first) == 401
+    assert session_status(sso_plane, cookie=second) == 200
+
+
+def test_an_sso_login_does_not_end_a_session_the_browser_merely_claims(
+    sso_plane: ControlPlane, oidc_provider: MockProvider, browser: Browser, sso_admin: UserClient
+) -> None:
+    """Only a session presented with its secret is remembered at the start; an API token
+    in the cookie is left alone; a CLI sign-in leaves the browser's session alone."""
+    subject, name = oidc_provider.new_person()
+    expect_signed_in(browser.sign_in(subject))
+    held = browser.http.cookies[SESSION_COOKIE]
+    prefix, token_id, _ = held.split(".")
+    api_token = expect(sso_admin.post("/tokens", json={"name": unique("tok")}), 201)["token"]
+    for presented in (f"{prefix}.{token_id}.not-its-secret", api_token):
+        other = Browser(sso_plane)
+        try:
+            other.http.cookies.set(SESSION_COOKIE, presented)
+            started = other.start()
+            state = query_of(started.headers["location"])["state"]
+            with sso_plane.prepared.database.session(write=False) as db:
+                pending = db.get(PendingLogin, state)
+                assert pending is not None and pending.previous_token_id is None
+            expect_signed_in(other.come_back(other.authorize(started.headers["location"], subject)))
+        finally:
+            other.close()
+    assert session_status(sso_plane, cookie=held) == 200
+    assert session_status(sso_plane, bearer=api_token) == 200
+
+    verifier = "v" * 64
+    started = browser.start(cli_port=49999, cli_challenge=s256(verifier))
+    state = query_of(started.headers["location"])["state"]
+    with sso_plane.prepared.database.session(write=False) as db:
+        pending = db.get(PendingLogin, state)
+        assert pending is not None and pending.previous_token_id is None
+    to_cli = browser.come_back(browser.authorize(started.headers["location"], subject))
+    assert to_cli.status_code == 302, to_cli.text
+    assert to_cli.headers["location"].startswith("http://127.0.0.1:49999/callback?code=")
+    assert session_status(sso_plane, cookie=held) == 200
+    assert browser.http.cookies[SESSION_COOKIE] == held
+    assert signed_in_user(browser)["user"]["name"] == name
 
 
 def session_status(

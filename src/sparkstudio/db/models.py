@@ -146,6 +146,10 @@ class PendingLogin(Base):
     )
     cli_code_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
     cli_code_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # The login session the browser held when it started signing in (its cookie, checked
+    # then): the callback ends it. Remembered here because the SameSite=Strict cookie is
+    # not sent on the provider's cross-site redirect to the callback. An id, no secret.
+    previous_token_id: Mapped[str | None] = mapped_column(String(24), default=None)
 
 
 class ApiToken(Base):

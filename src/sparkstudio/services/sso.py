@@ -9,7 +9,10 @@ Rules:
   claim (created when missing) and leaves those of that provider no longer named; local
   groups, and directory groups of other providers, are never changed;
 - every such change (a user or a directory group created, a membership added or removed)
-  is returned as a :class:`Change`, for the caller to put in the audit trail.
+  is returned as a :class:`Change`, for the caller to put in the audit trail;
+- a browser sign-in ends the login session the browser held when it started: its id is
+  remembered in the pending login (the session cookie is SameSite=Strict, so it is not
+  sent on the provider's cross-site redirect to the callback).
 """
 
 from __future__ import annotations
@@ -27,11 +30,20 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from sparkstudio.auth import tokens
 from sparkstudio.auth.actions import Action
 from sparkstudio.auth.oidc import VerifiedIdentity, new_secret, printable, s256
 from sparkstudio.auth.providers import OidcProvider
 from sparkstudio.db.base import utcnow
-from sparkstudio.db.models import Group, GroupMember, Membership, PendingLogin, Studio, User
+from sparkstudio.db.models import (
+    ApiToken,
+    Group,
+    GroupMember,
+    Membership,
+    PendingLogin,
+    Studio,
+    User,
+)
 from sparkstudio.errors import BadRequest, Conflict, Forbidden, Unauthenticated
 from sparkstudio.ids import new_id
 from sparkstudio.schemas.common import (
@@ -73,8 +85,13 @@ def start_login(
     next_path: str = "",
     cli_port: int | None = None,
     cli_challenge: str | None = None,
+    previous_token_id: str | None = None,
 ) -> PendingLogin:
-    """A new pending login with fresh state, nonce and PKCE verifier."""
+    """A new pending login with fresh state, nonce and PKCE verifier.
+
+    ``previous_token_id`` is the login session the browser holds (see
+    :func:`presented_session_id`): the callback ends it.
+    """
     db.execute(delete(PendingLogin).where(PendingLogin.created_at < utcnow() - KEEP_LOGINS))
     login = PendingLogin(
         state=new_secret(),
@@ -84,11 +101,51 @@ def start_login(
         next_path=next_path,
         cli_port=cli_port,
         cli_challenge=cli_challenge,
+        previous_token_id=previous_token_id,
         created_at=utcnow(),
     )
     db.add(login)
     db.flush()
     return login
+
+
+def presented_session_id(db: Session, presented: str | None) -> str | None:
+    """The id of the login session whose token a browser presents (its session cookie),
+    if that is one of ours, with its secret, and not yet revoked or expired.
+
+    API tokens are never one: whatever a client puts in its cookie, only a login session
+    is ended by a sign-in.
+    """
+    parsed = tokens.parse(presented) if presented else None
+    if parsed is None:
+        return None
+    token_id, secret = parsed
+    token = db.get(ApiToken, token_id)
+    if (
+        token is None
+        or token.kind != tokens.TokenKind.SESSION
+        or token.revoked_at is not None
+        or token.expires_at <= utcnow()
+        or not tokens.secret_matches(secret, token.secret_hash)
+    ):
+        return None
+    return token.id
+
+
+def end_previous_session(db: Session, token_id: str | None) -> bool:
+    """Revoke the login session a pending login remembered; True if it was still active.
+
+    The id was checked with its secret when the sign-in started, in the browser now
+    signing in; it names a login session only (see :func:`presented_session_id`).
+    """
+    if token_id is None:
+        return False
+    token = db.get(ApiToken, token_id)
+    if token is None or token.kind != tokens.TokenKind.SESSION or token.revoked_at is not None:
+        return False
+    token.revoked_at = utcnow()
+    db.flush()
+    return True
 
 
 def complete_login(

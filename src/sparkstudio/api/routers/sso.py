@@ -1,10 +1,15 @@
 """Single sign-on with OpenID Connect: the providers, the login redirect, the callback,
 the CLI's code exchange, and the sign-in page. All public: they are how a token is had.
 
-The browser flow: ``…/login`` stores a pending login (state, nonce, PKCE verifier), sets
-a short-lived cookie holding the state and sends the browser to the provider; the
-provider sends it back to ``…/callback``, which checks the state and the cookie, exchanges
-the code, validates the ID token, maps the user and answers with the session cookie.
+The browser flow: ``…/login`` stores a pending login (state, nonce, PKCE verifier, and
+the login session the browser holds, if any), sets a short-lived cookie holding the state
+and sends the browser to the provider; the provider sends it back to ``…/callback``,
+which checks the state and the cookie, exchanges the code, validates the ID token, maps
+the user, ends the browser's previous session and answers with the new session cookie.
+
+The previous session is read at ``…/login``, a same-site navigation: the session cookie
+is SameSite=Strict, so a browser does not send it on the provider's cross-site redirect
+to ``…/callback``.
 
 The CLI flow (RFC 8252): the CLI listens on 127.0.0.1 and starts ``…/login`` with its port
 and the S256 challenge of a verifier it keeps; the callback sends the browser to the
@@ -211,12 +216,21 @@ def start_sign_in(
         raise Invalid.field("query.next", "a sign-in from the CLI goes back to the CLI")
     client.metadata()  # a provider that is down is named before anything is stored
     with database.transaction() as db:
+        # The session this browser holds, ended at the callback: its SameSite=Strict
+        # cookie is sent here, not on the provider's cross-site redirect to the callback.
+        # A CLI sign-in leaves the browser's session alone.
+        previous = (
+            sso_service.presented_session_id(db, presented_session_cookie(request))
+            if cli_port is None
+            else None
+        )
         login = sso_service.start_login(
             db,
             client.provider,
             next_path=next_path or DEFAULT_NEXT,
             cli_port=cli_port,
             cli_challenge=cli_challenge,
+            previous_token_id=previous,
         )
         state, nonce, verifier = login.state, login.nonce, login.code_verifier
     url = client.authorization_url(
@@ -292,6 +306,7 @@ def _finish_sign_in(
         login = sso_service.complete_login(db, provider, state, request.cookies.get(STATE_COOKIE))
         next_path, cli_port = login.next_path, login.cli_port
         nonce, verifier = login.nonce, login.code_verifier
+        previous_token_id = login.previous_token_id
     try:
         if refused is not None:
             raise refused
@@ -317,6 +332,9 @@ def _finish_sign_in(
                 return _to_cli(request, name, cli_port, {"code": one_time_code})
             _, session_token = token_service.issue_session(db, user, settings)
             # Every login is a new session: the one this browser held before stops working.
+            # It was read at the start of the sign-in; a cookie sent here too (a browser
+            # that does not honour SameSite) is ended as well.
+            sso_service.end_previous_session(db, previous_token_id)
             previous = presented_session_cookie(request)
             if previous is not None:
                 token_service.revoke_presented_session(db, previous)
