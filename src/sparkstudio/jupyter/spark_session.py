@@ -13,12 +13,17 @@ import contextlib
 import getpass
 import os
 import threading
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from sparkstudio.jupyter.attachment import USER_ENV, Attachment, read_attachment
 
 if TYPE_CHECKING:
     from pyspark.sql.connect.session import SparkSession
+
+# PySpark warns on import that it does not fully support the installed pandas; the
+# kernel's users cannot act on it, and it showed as an error under their first cell.
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
 
 
 class NotAttachedError(RuntimeError):

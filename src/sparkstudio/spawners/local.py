@@ -76,6 +76,20 @@ def server_config(request: SpawnRequest, port: int) -> dict[str, Any]:
     }
 
 
+# JupyterLab front-end plug-ins a workspace turns off: the news announcements would ask
+# every user whether to fetch news from the internet.
+DISABLED_LAB_PLUGINS = ("@jupyterlab/apputils-extension:announcements",)
+
+
+def write_page_config(config_dir: Path) -> None:
+    """JupyterLab's page configuration (labconfig/page_config.json) in the server's own
+    configuration directory."""
+    folder = config_dir / "labconfig"
+    folder.mkdir(parents=True, exist_ok=True)
+    page_config = {"disabledExtensions": dict.fromkeys(DISABLED_LAB_PLUGINS, True)}
+    (folder / "page_config.json").write_text(json.dumps(page_config, indent=1))
+
+
 def server_environment(base: Mapping[str, str], request: SpawnRequest) -> dict[str, str]:
     """The environment of the workspace server, which its kernels inherit.
 
@@ -114,6 +128,7 @@ class LocalSpawner(Spawner):
         config_file = workdir / "config" / "jupyter_server_config.json"
         config_file.write_text(json.dumps(server_config(request, port), indent=1))
         write_kernelspecs(workdir / "data")
+        write_page_config(workdir / "config")
         write_attachment(request.attachment, workdir / "attachment.json")
         env = server_environment(os.environ, request)
         argv = [sys.executable, "-m", "sparkstudio.jupyter.launch", f"--config={config_file}"]
