@@ -90,6 +90,20 @@ def test_an_application_is_created_with_emr_defaults_and_its_capacity_plan(
     ]
 
 
+def test_the_release_labels_offered_are_the_ones_an_application_takes(
+    admin: UserClient, anon: Any, studio: dict[str, Any]
+) -> None:
+    offered = expect(admin.get("/release-labels"), 200)
+    supported = supported_release_labels()
+    assert offered == [{"release_label": k, "spark_version": v} for k, v in supported.items()]
+    assert offered, "the installed pyspark runs at least one label"
+    label = offered[0]["release_label"]
+    body = {"name": unique("app"), "release_label": label}
+    created = expect(admin.post(f"/studios/{studio['id']}/applications", json=body), 201)
+    assert created["release_label"] == label
+    expect_error(anon.get("/release-labels"), 401)
+
+
 @pytest.mark.parametrize(
     ("fields", "field", "words"),
     [

@@ -116,6 +116,7 @@ def create_app(
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(workspaces.leftovers_router, prefix=API_PREFIX)
+    app.include_router(applications.releases_router, prefix=API_PREFIX)
     app.include_router(sso.router, prefix=API_PREFIX)  # single sign-on: public routes
     app.include_router(sso.pages)  # /login
     app.include_router(workspace_proxy.router)  # /workspaces/{id}/…: JupyterLab

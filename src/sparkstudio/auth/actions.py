@@ -36,6 +36,7 @@ class Action(StrEnum):
     TOKEN_LIST = "token:List"
     TOKEN_DELETE = "token:Delete"
     SESSION_DESCRIBE = "session:Describe"
+    RELEASE_LABEL_LIST = "release-label:List"
     SESSION_DELETE = "session:Delete"
     PASSWORD_CHANGE = "session:ChangePassword"
     ACTION_LIST = "action:List"
@@ -156,6 +157,7 @@ ACTIONS: dict[Action, ActionSpec] = {
         _self(A.TOKEN_LIST, "List your own tokens and AWS access key pairs."),
         _self(A.TOKEN_DELETE, "Revoke one of your own tokens or AWS access key pairs."),
         _self(A.SESSION_DESCRIBE, "Describe yourself: user, groups and studio roles."),
+        _self(A.RELEASE_LABEL_LIST, "List the release labels applications may run."),
         _self(A.SESSION_DELETE, "Log out (revoke the token in use)."),
         _self(A.PASSWORD_CHANGE, "Change your own password."),
         _self(A.ACTION_LIST, "List the action table."),

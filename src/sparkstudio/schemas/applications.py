@@ -124,3 +124,8 @@ class ApplicationPublic(PublicModel):
     started_at: datetime | None
     stopped_at: datetime | None
     last_activity_at: datetime
+
+
+class ReleaseLabelPublic(BaseModel):
+    release_label: str
+    spark_version: str

@@ -16,13 +16,28 @@ from sparkstudio.schemas.applications import (
     ApplicationCreate,
     ApplicationPublic,
     ApplicationUpdate,
+    ReleaseLabelPublic,
 )
 from sparkstudio.schemas.common import Limit, Page, PageToken
 from sparkstudio.schemas.events import EventPublic
 from sparkstudio.schemas.job_runs import JobRunUsageReport
+from sparkstudio.serverless.releases import supported_release_labels
 from sparkstudio.services import applications as service
 from sparkstudio.services import events as event_service
 from sparkstudio.services.job_run_usage import job_run_usage
+
+releases_router = APIRouter(tags=["serverless applications"], responses=ERROR_RESPONSES)
+
+
+@releases_router.get("/release-labels", openapi_extra=requires(Action.RELEASE_LABEL_LIST))
+def list_release_labels(access: Authorized) -> list[ReleaseLabelPublic]:
+    """The release labels an application may run here, each with its Spark version
+    (none when no Spark is installed)."""
+    return [
+        ReleaseLabelPublic(release_label=label, spark_version=version)
+        for label, version in supported_release_labels().items()
+    ]
+
 
 router = APIRouter(
     prefix="/studios/{studio_id}/applications",

@@ -17,8 +17,12 @@ function csrfToken() {
   return meta ? meta.content : "";
 }
 
-/** Call the API with the browser's session; JSON in and out; errors raise ApiError. */
-export async function api(method, path, body) {
+/**
+ * Call the API with the browser's session; JSON in and out; errors raise ApiError.
+ * A 401 means the session has ended: the browser goes to the sign-in page (unless
+ * `signInOn401` is false, as for the sign-in itself, where it means a wrong password).
+ */
+export async function api(method, path, body, { signInOn401 = true } = {}) {
   const headers = { Accept: "application/json", "X-CSRF-Token": csrfToken() };
   const init = { method, headers, credentials: "same-origin" };
   if (body !== undefined) {
@@ -26,7 +30,7 @@ export async function api(method, path, body) {
     init.body = JSON.stringify(body);
   }
   const response = await fetch(API + path, init);
-  if (response.status === 401) {
+  if (response.status === 401 && signInOn401) {
     const next = location.pathname + location.search;
     location.assign(`/console/login?next=${encodeURIComponent(next)}`);
     throw new ApiError(401, { message: "Your session has ended: sign in again." });

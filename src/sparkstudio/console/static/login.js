@@ -20,7 +20,8 @@ async function start() {
       { name: "password", label: "Password", type: "password", required: true, autocomplete: "current-password" },
     ],
     async (values) => {
-      await api("POST", "/auth/login", { username: values.username, password: values.password, session_cookie: true });
+      const body = { username: values.username, password: values.password, session_cookie: true };
+      await api("POST", "/auth/login", body, { signInOn401: false });
       location.assign(nextPage());
     },
     { label: "Sign in", id: "login" },
