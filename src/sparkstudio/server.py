@@ -21,6 +21,7 @@ import uvicorn
 
 from sparkstudio.api.app import API_PREFIX, DOCS_URL, OPENAPI_URL, create_app
 from sparkstudio.clusters.runtime import ClusterRuntime
+from sparkstudio.console.routes import CONSOLE
 from sparkstudio.db.base import utcnow
 from sparkstudio.db.migrate import upgrade
 from sparkstudio.db.session import Database
@@ -163,6 +164,7 @@ class ControlPlane:
     def banner(self) -> str:
         return (
             f"sparkstudio is running at {self.url}\n"
+            f"  console:  {self.url}{CONSOLE}  (sign in there)\n"
             f"  API:      {self.api_url}\n"
             f"  OpenAPI:  {self.url}{OPENAPI_URL}\n"
             f"  API docs: {self.url}{DOCS_URL}\n"

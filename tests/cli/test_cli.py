@@ -82,6 +82,9 @@ def test_up_prints_where_to_go_and_admin_password_once(
 ) -> None:
     assert f"sparkstudio is running at {up.url}" in up.output
     assert f"OpenAPI:  {up.url}/api/v1/openapi.json" in up.output
+    assert f"console:  {up.url}/console" in up.output
+    sign_in = httpx.get(f"{up.url}/console", follow_redirects=True)
+    assert sign_in.url.path == "/console/login" and "login.js" in sign_in.text
     password = re.search(r"password: (\S+)", up.output)
     assert password is not None
     assert httpx.get(f"{up.url}/api/v1/openapi.json").json()["info"]["title"] == "sparkstudio"

@@ -77,8 +77,9 @@ def server_config(request: SpawnRequest, port: int) -> dict[str, Any]:
 
 
 # JupyterLab front-end plug-ins a workspace turns off: the news announcements would ask
-# every user whether to fetch news from the internet.
-DISABLED_LAB_PLUGINS = ("@jupyterlab/apputils-extension:announcements",)
+# every user whether to fetch news from the internet; nbdime's buttons need its server
+# extension, which is not loaded (see _UNUSED_EXTENSIONS), so they could only fail.
+DISABLED_LAB_PLUGINS = ("@jupyterlab/apputils-extension:announcements", "nbdime-jupyterlab")
 
 
 def write_page_config(config_dir: Path) -> None:
