@@ -36,6 +36,12 @@ def test_other_expressions_are_refused_saying_what_is_allowed(expression: str) -
         check_cron(expression)
 
 
+def test_an_expression_that_is_never_due_is_refused() -> None:
+    with pytest.raises(ValueError, match="never due"):
+        check_cron("0 0 31 2 *")  # 31 February
+    assert check_cron("0 0 29 2 *") == "0 0 29 2 *"  # leap years
+
+
 def test_time_zones_are_iana_names() -> None:
     assert check_time_zone("Europe/Paris") == "Europe/Paris"
     for bad in ("Mars/Olympus", "../etc/passwd", "CEST+2"):

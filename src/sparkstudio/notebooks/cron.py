@@ -38,6 +38,10 @@ def check_cron(expression: str) -> str:
     fields = text.split(" ")
     if not (text in MACROS or len(fields) == 5) or not croniter.is_valid(text):
         raise ValueError(f"not a cron expression: {expression!r}; use {CRON_RULE}")
+    try:
+        croniter(text, datetime(2000, 1, 1, tzinfo=UTC)).get_next(datetime)
+    except ValueError as error:  # a day that never comes, e.g. '0 0 31 2 *'
+        raise ValueError(f"{expression!r} is never due (no such day)") from error
     return text
 
 
