@@ -8,6 +8,7 @@ sees none of it. Every step leaves a screenshot in test-artifacts/console/.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -235,5 +236,47 @@ def test_schedules_are_created_paused_and_resumed_from_the_console(
     assert (created["cron"], created["time_zone"], created["status"]) == (
         "0 2 * * 1-5", "Europe/Paris", "ACTIVE"
     )  # fmt: skip
+    assert errors.seen == [], errors.seen
+    context.close()
+
+
+def test_a_platform_admin_creates_a_user_and_reads_it_in_the_audit_trail(
+    sqlite_only: None,
+    browser: Browser,
+    control_plane: ControlPlane,
+    admin: UserClient,
+    screens: Screens,
+) -> None:
+    boss = create_user(admin, unique("boss"), is_platform_admin=True)["name"]
+    errors = BrowserErrors()
+    context = new_context(browser, errors)
+    page = context.new_page()
+    sign_in(page, control_plane, boss, screens)
+    page.get_by_role("link", name="Admin").click()
+    newcomer = unique("dana")
+    form = page.locator("#new-user")
+    form.get_by_label("User name").fill("Dana Smith")
+    form.get_by_role("button", name="Create user").click()
+    expect(page.locator("#field-new-user-name-error")).to_be_visible()
+    screens.shoot(page, "user name refused")
+    form.get_by_label("User name").fill(newcomer)
+    form.get_by_label("Password").fill(PASSWORD)
+    form.get_by_role("button", name="Create user").click()
+    expect(page.locator("#admin-body table")).to_contain_text(newcomer)
+    screens.shoot(page, "user created")
+
+    page.get_by_role("link", name="Audit trail").click()
+    page.get_by_label("Who (user name)").fill(boss)
+    page.get_by_label("Action").fill("user:Create")
+    page.get_by_role("button", name="Filter").click()
+    records = page.locator("#audit-records tbody tr")
+    expect(records).to_have_count(2)  # the refused name, then the user
+    expect(records.first).to_contain_text("SUCCEEDED")
+    expect(records.last).to_contain_text("FAILED")
+    screens.shoot(page, "audit trail")
+    with page.expect_download() as download:
+        page.locator("#audit-export").click()
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert [json.loads(line)["status_code"] for line in lines] == [422, 201]
     assert errors.seen == [], errors.seen
     context.close()

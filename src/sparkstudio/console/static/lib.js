@@ -92,9 +92,9 @@ export function link(href, text, attrs = {}) {
 
 /** A status as a colored badge: green when running, grey when ended, red on failure. */
 export function badge(status) {
-  const kind = /FAIL|ERROR|LOST/.test(status)
+  const kind = /FAIL|ERROR|LOST|DENIED/.test(status)
     ? "bad"
-    : /RUNNING|WAITING|READY|ATTACHED|STARTED|SUCCESS|FINISHED|ACTIVE|CREATED/.test(status)
+    : /RUNNING|WAITING|READY|ATTACHED|STARTED|SUCCE|FINISHED|ACTIVE|CREATED/.test(status)
       ? "good"
       : /TERMINATED|STOPPED|CANCELLED|PAUSED|DELETED/.test(status)
         ? "ended"

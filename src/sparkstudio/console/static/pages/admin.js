@@ -1,17 +1,21 @@
-// Platform administration: users, groups, studios (members, quotas, sign-in mode) and
-// cluster templates (versions, publishing, sharing). Each tab is its own address
+// Platform administration: users, groups, studios (members, quotas, sign-in mode),
+// cluster templates (versions, publishing, sharing) and the audit trail. Each tab is its own address
 // (/console/admin/<tab>) and the selected item is in the query (?studio=, ?group=, ...),
 // so reloads and the back button work. Only platform admins get answers from these APIs.
 
 import { ApiError, all, api, badge, button, clear, errorText, flash, form, h, link, table, when } from "../lib.js";
+import { auditTab } from "./audit.js";
 
 const TABS = [
   ["users", "Users"],
   ["groups", "Groups"],
   ["studios", "Studios"],
   ["templates", "Templates"],
+  ["audit", "Audit trail"],
 ];
-const RENDERERS = { users: usersTab, groups: groupsTab, studios: studiosTab, templates: templatesTab };
+const RENDERERS = {
+  users: usersTab, groups: groupsTab, studios: studiosTab, templates: templatesTab, audit: auditTab,
+};
 
 export async function render(ctx) {
   const { main } = ctx;
