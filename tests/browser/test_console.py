@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from sparkstudio.db.base import utcnow
+from sparkstudio.db.models import Cluster, WorkerUsage
 from sparkstudio.db.session import Database
+from sparkstudio.ids import new_id
 from sparkstudio.server import ControlPlane
 from sparkstudio.serverless.releases import supported_release_labels
 from tests.browser.conftest import BrowserErrors, Screens, new_context
@@ -278,5 +282,54 @@ def test_a_platform_admin_creates_a_user_and_reads_it_in_the_audit_trail(
         page.locator("#audit-export").click()
     lines = Path(download.value.path()).read_text().splitlines()
     assert [json.loads(line)["status_code"] for line in lines] == [422, 201]
+    assert errors.seen == [], errors.seen
+    context.close()
+
+
+def test_usage_is_drawn_as_charts_and_downloads_as_csv(
+    sqlite_only: None,
+    browser: Browser,
+    control_plane: ControlPlane,
+    admin: UserClient,
+    database: Database,
+    screens: Screens,
+) -> None:
+    studio = create_studio(admin, unique("usage"))
+    erin = create_user(admin, unique("erin"))["name"]
+    add_member(admin, studio["id"], user=erin)
+    # Two workers of a cluster that ran earlier today: 2 cores and 4 GiB for 2 hours each.
+    now = utcnow()
+    with database.transaction() as db:
+        cluster = Cluster(
+            id=new_id("cl"), studio_id=studio["id"], name="nightly", owner_name=erin,
+            network="default", backend="local", template_name="analytics", template_version=1,
+            parameters={}, spec={}, tags={"team": "bi"}, workers_min=1, workers_max=2,
+            idle_timeout_seconds=3600, status="TERMINATED", target="TERMINATED",
+            ended_at=now - timedelta(hours=1),
+        )  # fmt: skip
+        db.add(cluster)
+        for worker in ("worker-1", "worker-2"):
+            db.add(
+                WorkerUsage(
+                    cluster_id=cluster.id, studio_id=studio["id"], worker=worker, cores=2,
+                    memory_mib=4096, started_at=now - timedelta(hours=3),
+                    ended_at=now - timedelta(hours=1),
+                )
+            )  # fmt: skip
+    errors = BrowserErrors()
+    context = new_context(browser, errors)
+    page = context.new_page()
+    sign_in(page, control_plane, erin, screens)
+    page.get_by_role("link", name="Usage").click()
+    page.get_by_role("link", name="Last 24 hours").click()
+    expect(page.locator("svg.chart rect").first).to_be_visible()
+    expect(page.locator("main")).to_contain_text("nightly")
+    screens.shoot(page, "usage charts")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download CSV").first.click()
+    rows = Path(download.value.path()).read_text().splitlines()
+    assert rows[0].startswith("cluster,clusters,core_hours,memory_gb_hours")
+    [nightly] = [row.split(",") for row in rows if row.startswith("nightly")]
+    assert [float(value) for value in nightly[2:4]] == [8.0, 16.0]  # core-h, memory-GB-h
     assert errors.seen == [], errors.seen
     context.close()
