@@ -21,8 +21,11 @@ CHROMIUM = os.environ.get("SPARKSTUDIO_TEST_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser() -> Iterator[Browser]:
+    """A browser for one test. Playwright's synchronous API runs an event loop in this
+    thread while it is open: kept for the whole session, it would break every later test
+    that runs a loop of its own (asyncio.run)."""
     if not Path(CHROMIUM).exists():
         message = f"no chromium at {CHROMIUM}: install Debian's chromium package"
         if os.environ.get("CI"):  # CI must drive the browser: never skip silently there
