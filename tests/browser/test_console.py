@@ -12,6 +12,7 @@ import json
 import re
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -53,6 +54,14 @@ def sqlite_only(database: Database) -> None:
         pytest.skip("the console is the same on either database: SQLite only")
 
 
+def member_of_new_studio(admin: UserClient, who: str) -> tuple[dict[str, Any], str]:
+    """A new studio and a new DEVELOPER of it (a password user): the studio and their name."""
+    studio = create_studio(admin, unique("team"))
+    name: str = create_user(admin, unique(who))["name"]
+    add_member(admin, studio["id"], user=name)
+    return studio, name
+
+
 def sign_in(page: Page, plane: ControlPlane, name: str, screens: Screens) -> None:
     page.goto(plane.url + "/console")
     expect(page).to_have_url(re.compile(r"/console/login\?next=/console$"))
@@ -74,14 +83,10 @@ def test_a_new_user_works_in_the_console_and_another_studio_sees_none_of_it(
     screens: Screens,
     tmp_path: Path,
 ) -> None:
-    studio = create_studio(admin, unique("team"))
+    studio, alice = member_of_new_studio(admin, "alice")
     for template in ("analytics", "single-node"):
         expect_status(admin.put(f"/templates/{template}/shares/{studio['id']}"), 204)
-    alice = create_user(admin, unique("alice"))["name"]
-    add_member(admin, studio["id"], user=alice)
-    other = create_studio(admin, unique("other"))
-    bob = create_user(admin, unique("bob"))["name"]
-    add_member(admin, other["id"], user=bob)
+    other, bob = member_of_new_studio(admin, "bob")
     errors = BrowserErrors()
     context = new_context(browser, errors)
     page = context.new_page()
@@ -199,9 +204,7 @@ def test_schedules_are_created_paused_and_resumed_from_the_console(
     admin: UserClient,
     screens: Screens,
 ) -> None:
-    studio = create_studio(admin, unique("sched"))
-    carol = create_user(admin, unique("carol"))["name"]
-    add_member(admin, studio["id"], user=carol)
+    studio, carol = member_of_new_studio(admin, "carol")
     cluster = register_external(admin, control_plane, studio["id"])  # starts nothing
     errors = BrowserErrors()
     context = new_context(browser, errors)
@@ -294,9 +297,7 @@ def test_usage_is_drawn_as_charts_and_downloads_as_csv(
     database: Database,
     screens: Screens,
 ) -> None:
-    studio = create_studio(admin, unique("usage"))
-    erin = create_user(admin, unique("erin"))["name"]
-    add_member(admin, studio["id"], user=erin)
+    studio, erin = member_of_new_studio(admin, "erin")
     # Two workers of a cluster that ran earlier today: 2 cores and 4 GiB for 2 hours each.
     now = utcnow()
     with database.transaction() as db:

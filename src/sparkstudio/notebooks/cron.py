@@ -86,6 +86,7 @@ class Decision:
     run_for: datetime | None  # the due time to start a run for, if any
     missed: list[datetime]  # due times passed over (not run)
     next_due_at: datetime
+    caught_up: bool = False  # run_for is older than the grace period (CATCH_UP_ONE)
 
 
 def decide(
@@ -110,5 +111,5 @@ def decide(
     following = next_due(expression, time_zone, now)
     on_time = now - latest <= grace
     if on_time or policy == MissedRunPolicy.CATCH_UP_ONE:
-        return Decision(run_for=latest, missed=times[:-1], next_due_at=following)
+        return Decision(latest, times[:-1], following, caught_up=not on_time)
     return Decision(run_for=None, missed=times, next_due_at=following)

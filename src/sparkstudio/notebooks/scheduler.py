@@ -22,7 +22,7 @@ from sparkstudio.db.models import NotebookSchedule
 from sparkstudio.db.session import Database
 from sparkstudio.lifecycle import NOTEBOOK_SCHEDULE, NotebookScheduleStatus, Reason
 from sparkstudio.notebooks.cron import MAX_DUE_TIMES, Decision, MissedRunPolicy, decide
-from sparkstudio.services.notebook_schedules import runs_in_progress, start_run
+from sparkstudio.services.notebook_schedules import runs_in_progress, start_run, when
 
 log = logging.getLogger("sparkstudio.scheduler")
 
@@ -31,10 +31,6 @@ Clock = Callable[[], datetime]
 # A schedule due later is looked at again after this long anyway, so that a wall clock
 # that jumps (or a test clock moved on) is noticed.
 LONGEST_SLEEP_SECONDS = 60.0
-
-
-def _when(time: datetime) -> str:
-    return time.strftime("%Y-%m-%d %H:%M UTC")
 
 
 class ScheduleController:
@@ -50,6 +46,17 @@ class ScheduleController:
 
     def handle(self, schedule_id: str) -> float | None:
         now = self.clock()
+        with self.database.session(write=False) as db:  # most looks find nothing due
+            due = db.scalar(
+                select(NotebookSchedule.next_due_at).where(
+                    NotebookSchedule.id == schedule_id,
+                    NotebookSchedule.status == NotebookScheduleStatus.ACTIVE,
+                )
+            )
+        if due is None:
+            return None
+        if due > now:
+            return self._sleep(due, now)
         with self.database.transaction() as db:
             schedule = db.scalars(
                 select(NotebookSchedule).where(NotebookSchedule.id == schedule_id).with_for_update()
@@ -66,7 +73,7 @@ class ScheduleController:
             )
             if decision is None:
                 return self._sleep(schedule.next_due_at, now)
-            started = self._apply(db, schedule, decision, now)
+            started = self._apply(db, schedule, decision)
             schedule.last_due_at = decision.run_for or decision.missed[-1]
             schedule.next_due_at = decision.next_due_at
             next_due_at = schedule.next_due_at
@@ -78,7 +85,7 @@ class ScheduleController:
         return min(max((due - now).total_seconds(), 0.0), LONGEST_SLEEP_SECONDS)
 
     def _apply(
-        self, db: Session, schedule: NotebookSchedule, decision: Decision, now: datetime
+        self, db: Session, schedule: NotebookSchedule, decision: Decision
     ) -> tuple[str, str, str] | None:
         if decision.missed:
             self._note_missed(db, schedule, decision)
@@ -88,31 +95,31 @@ class ScheduleController:
         running = runs_in_progress(db, schedule.id)
         if running >= schedule.max_concurrent_runs:
             message = (
-                f"the run due at {_when(due)} was skipped: {running} run(s) in progress "
+                f"the run due at {when(due)} was skipped: {running} run(s) in progress "
                 f"(max_concurrent_runs {schedule.max_concurrent_runs})"
             )
             lifecycle.note(db, NOTEBOOK_SCHEDULE, schedule, Reason("SKIPPED", message), ACTOR)
             return None
-        late = now - due > self.grace
+        late = decision.caught_up
         reason = Reason(
             "CAUGHT_UP" if late else "SCHEDULED",
-            f"schedule {schedule.name}, due at {_when(due)}" + (" (caught up)" if late else ""),
+            f"schedule {schedule.name}, due at {when(due)}" + (" (caught up)" if late else ""),
         )
         execution = start_run(db, schedule, due, reason)
         if execution is None:
             log.info("schedule %s: the run due at %s was started already", schedule.id, due)
             return None
-        note = Reason(reason.code, f"execution {execution.id} started for {_when(due)}")
+        note = Reason(reason.code, f"execution {execution.id} started for {when(due)}")
         lifecycle.note(db, NOTEBOOK_SCHEDULE, schedule, note, ACTOR)
         return execution.id, execution.target_kind, execution.target_id
 
     def _note_missed(self, db: Session, schedule: NotebookSchedule, decision: Decision) -> None:
         missed = decision.missed
         count = f"at least {len(missed)}" if len(missed) >= MAX_DUE_TIMES - 1 else len(missed)
-        span = _when(missed[0]) + (f" to {_when(missed[-1])}" if len(missed) > 1 else "")
+        span = when(missed[0]) + (f" to {when(missed[-1])}" if len(missed) > 1 else "")
         if decision.run_for is None:
             what = f"none is run (missed_run_policy {schedule.missed_run_policy})"
         else:
-            what = f"only the latest due time, {_when(decision.run_for)}, is run"
+            what = f"only the latest due time, {when(decision.run_for)}, is run"
         message = f"{count} run(s) due {span} were missed while none could start; {what}"
         lifecycle.note(db, NOTEBOOK_SCHEDULE, schedule, Reason("MISSED", message), ACTOR)

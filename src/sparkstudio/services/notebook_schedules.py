@@ -42,7 +42,8 @@ _S = NotebookScheduleStatus
 _SPEC_FIELDS = set(ExecutionSpec.model_fields)
 
 
-def _when(time: datetime) -> str:
+def when(time: datetime) -> str:
+    """A due time as events and run names show it."""
     return time.strftime("%Y-%m-%d %H:%M UTC")
 
 
@@ -69,7 +70,7 @@ def create_schedule(
         execution=spec.model_dump(mode="json"),
         next_due_at=next_due(data.cron, data.time_zone, now),
     )
-    message = f"created by {principal.name}; first run due at {_when(schedule.next_due_at)}"
+    message = f"created by {principal.name}; first run due at {when(schedule.next_due_at)}"
     lifecycle.initialize(
         db, NOTEBOOK_SCHEDULE, schedule, Reason("USER_REQUEST", message), principal.name
     )
@@ -151,7 +152,7 @@ def update_schedule(
     schedule.next_due_at = next_due(schedule.cron, schedule.time_zone, now)
     message = f"{', '.join(changed) or 'nothing'} changed by {principal.name}"
     if schedule.status == _S.ACTIVE:
-        message += f"; next run due at {_when(schedule.next_due_at)}"
+        message += f"; next run due at {when(schedule.next_due_at)}"
     lifecycle.note(db, NOTEBOOK_SCHEDULE, schedule, Reason("UPDATED", message), principal.name)
     db.flush()
     return schedule
@@ -175,7 +176,7 @@ def resume_schedule(
         return
     schedule.target = _S.ACTIVE
     schedule.next_due_at = next_due(schedule.cron, schedule.time_zone, now)
-    message = f"resumed by {principal.name}; next run due at {_when(schedule.next_due_at)}"
+    message = f"resumed by {principal.name}; next run due at {when(schedule.next_due_at)}"
     lifecycle.transition(
         db, NOTEBOOK_SCHEDULE, schedule, _S.ACTIVE, Reason("USER_REQUEST", message), principal.name
     )
@@ -218,7 +219,7 @@ def start_run(
                 db,
                 studio,
                 spec,
-                name=f"{schedule.name} {_when(scheduled_for)}",
+                name=f"{schedule.name} {when(scheduled_for)}",
                 actor=actor,
                 reason=reason,
                 schedule_id=schedule.id,

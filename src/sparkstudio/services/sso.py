@@ -30,20 +30,11 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from sparkstudio.auth import tokens
 from sparkstudio.auth.actions import Action
 from sparkstudio.auth.oidc import VerifiedIdentity, new_secret, printable, s256
 from sparkstudio.auth.providers import OidcProvider
 from sparkstudio.db.base import utcnow
-from sparkstudio.db.models import (
-    ApiToken,
-    Group,
-    GroupMember,
-    Membership,
-    PendingLogin,
-    Studio,
-    User,
-)
+from sparkstudio.db.models import Group, GroupMember, Membership, PendingLogin, Studio, User
 from sparkstudio.errors import BadRequest, Conflict, Forbidden, Unauthenticated
 from sparkstudio.ids import new_id
 from sparkstudio.schemas.common import (
@@ -89,8 +80,8 @@ def start_login(
 ) -> PendingLogin:
     """A new pending login with fresh state, nonce and PKCE verifier.
 
-    ``previous_token_id`` is the login session the browser holds (see
-    :func:`presented_session_id`): the callback ends it.
+    ``previous_token_id`` is the login session the browser holds when it starts (see
+    :func:`sparkstudio.services.tokens.presented_session`): the callback ends it.
     """
     db.execute(delete(PendingLogin).where(PendingLogin.created_at < utcnow() - KEEP_LOGINS))
     login = PendingLogin(
@@ -107,45 +98,6 @@ def start_login(
     db.add(login)
     db.flush()
     return login
-
-
-def presented_session_id(db: Session, presented: str | None) -> str | None:
-    """The id of the login session whose token a browser presents (its session cookie),
-    if that is one of ours, with its secret, and not yet revoked or expired.
-
-    API tokens are never one: whatever a client puts in its cookie, only a login session
-    is ended by a sign-in.
-    """
-    parsed = tokens.parse(presented) if presented else None
-    if parsed is None:
-        return None
-    token_id, secret = parsed
-    token = db.get(ApiToken, token_id)
-    if (
-        token is None
-        or token.kind != tokens.TokenKind.SESSION
-        or token.revoked_at is not None
-        or token.expires_at <= utcnow()
-        or not tokens.secret_matches(secret, token.secret_hash)
-    ):
-        return None
-    return token.id
-
-
-def end_previous_session(db: Session, token_id: str | None) -> bool:
-    """Revoke the login session a pending login remembered; True if it was still active.
-
-    The id was checked with its secret when the sign-in started, in the browser now
-    signing in; it names a login session only (see :func:`presented_session_id`).
-    """
-    if token_id is None:
-        return False
-    token = db.get(ApiToken, token_id)
-    if token is None or token.kind != tokens.TokenKind.SESSION or token.revoked_at is not None:
-        return False
-    token.revoked_at = utcnow()
-    db.flush()
-    return True
 
 
 def complete_login(

@@ -96,15 +96,13 @@ def revoke_token(db: Session, user_id: str, token_id: str) -> ApiToken:
     return token
 
 
-def revoke_presented_session(db: Session, presented: str) -> bool:
-    """Revoke the login session a client presents (e.g. an old cookie); True if one was.
-
-    Only with its secret: a token id alone, which is no secret, revokes nothing. API
-    tokens are left alone, whatever a client puts in its cookie.
-    """
-    parsed = tokens.parse(presented)
+def presented_session(db: Session, presented: str | None) -> ApiToken | None:
+    """The login session a client presents (e.g. a cookie), with its secret and not
+    revoked; None otherwise. A token id alone, which is no secret, names nothing, and API
+    tokens are never one, whatever a client puts in its cookie."""
+    parsed = tokens.parse(presented) if presented else None
     if parsed is None:
-        return False
+        return None
     token_id, secret = parsed
     token = db.get(ApiToken, token_id)
     if (
@@ -113,10 +111,25 @@ def revoke_presented_session(db: Session, presented: str) -> bool:
         or token.revoked_at is not None
         or not tokens.secret_matches(secret, token.secret_hash)
     ):
+        return None
+    return token
+
+
+def revoke_session(db: Session, token_id: str | None) -> bool:
+    """Revoke a login session by id; True if it was still active. API tokens are left
+    alone."""
+    token = db.get(ApiToken, token_id) if token_id is not None else None
+    if token is None or token.kind != TokenKind.SESSION or token.revoked_at is not None:
         return False
     token.revoked_at = utcnow()
     db.flush()
     return True
+
+
+def revoke_presented_session(db: Session, presented: str) -> bool:
+    """Revoke the login session a client presents (e.g. an old cookie); True if one was."""
+    token = presented_session(db, presented)
+    return revoke_session(db, token.id) if token is not None else False
 
 
 def revoke_every_token(db: Session, user_id: str) -> None:

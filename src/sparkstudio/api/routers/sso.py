@@ -219,9 +219,10 @@ def start_sign_in(
         # The session this browser holds, ended at the callback: its SameSite=Strict
         # cookie is sent here, not on the provider's cross-site redirect to the callback.
         # A CLI sign-in leaves the browser's session alone.
+        held = token_service.presented_session(db, presented_session_cookie(request))
         previous = (
-            sso_service.presented_session_id(db, presented_session_cookie(request))
-            if cli_port is None
+            held.id
+            if held is not None and held.expires_at > utcnow() and cli_port is None
             else None
         )
         login = sso_service.start_login(
@@ -334,7 +335,7 @@ def _finish_sign_in(
             # Every login is a new session: the one this browser held before stops working.
             # It was read at the start of the sign-in; a cookie sent here too (a browser
             # that does not honour SameSite) is ended as well.
-            sso_service.end_previous_session(db, previous_token_id)
+            token_service.revoke_session(db, previous_token_id)
             previous = presented_session_cookie(request)
             if previous is not None:
                 token_service.revoke_presented_session(db, previous)
