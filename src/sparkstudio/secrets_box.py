@@ -6,6 +6,8 @@ only); keep it with the database backups: without it the stored secrets are lost
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from functools import cache
 from pathlib import Path
@@ -39,3 +41,11 @@ def decrypt(home: Path, token: str) -> str:
         return _box(home).decrypt(token.encode()).decode()
     except InvalidToken:
         raise RuntimeError(f"stored secret cannot be read with {home / KEY_FILE}") from None
+
+
+def derived_key(home: Path, purpose: str) -> bytes:
+    """A key for one purpose (signing Connect tokens, …), derived from the home's key:
+    keys of different purposes are unrelated, and none of them is the key itself."""
+    _box(home)  # makes the key file on first use
+    secret = (home / KEY_FILE).read_bytes().strip()
+    return hmac.new(secret, purpose.encode(), hashlib.sha256).digest()

@@ -20,16 +20,22 @@ from types import TracebackType
 import uvicorn
 
 from sparkstudio.api.app import API_PREFIX, DOCS_URL, OPENAPI_URL, create_app
+from sparkstudio.backends import load_backend
 from sparkstudio.clusters.runtime import ClusterRuntime
+from sparkstudio.connect_front import ConnectFront
 from sparkstudio.console.routes import CONSOLE
+from sparkstudio.db import sealed
 from sparkstudio.db.base import utcnow
 from sparkstudio.db.migrate import upgrade
 from sparkstudio.db.session import Database
 from sparkstudio.log_redaction import redact_server_logs
 from sparkstudio.notebooks.runtime import NotebookRuntime
 from sparkstudio.notebooks.scheduler import Clock
+from sparkstudio.processes.isolation import Isolation
+from sparkstudio.secrets_box import derived_key
 from sparkstudio.serverless.runtime import ApplicationRuntime
 from sparkstudio.services.bootstrap import ensure_admin
+from sparkstudio.services.connect_access import ConnectAccess, front_key
 from sparkstudio.services.templates import ensure_builtin_templates
 from sparkstudio.settings import Settings
 from sparkstudio.workspaces.runtime import WorkspaceRuntime
@@ -47,7 +53,9 @@ def prepare(settings: Settings) -> Prepared:
     """Create the home, apply migrations, create the bootstrap admin on first start."""
     settings.ensure_home()
     database = Database(settings.resolved_database_url)
+    sealed.use_key(database.engine, derived_key(settings.home, "state-at-rest"))
     upgrade(database.engine)
+    settings.close_home()  # the database files exist now: readable by the platform only
     with database.transaction() as db:
         password = ensure_admin(db, settings)
         ensure_builtin_templates(db)
@@ -65,6 +73,14 @@ def bind(host: str, port: int) -> socket.socket:
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
+
+
+def _loopback(host: str) -> str:
+    """Where the Connect front listens: the control plane's own address family's loopback
+    unless the control plane listens everywhere (then clients elsewhere reach it too)."""
+    if host in ("0.0.0.0", "::"):  # noqa: S104
+        return "[::]" if host == "::" else "0.0.0.0"  # noqa: S104
+    return "127.0.0.1"
 
 
 class ControlPlane:
@@ -85,17 +101,29 @@ class ControlPlane:
         host, port = self.socket.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host
         self.url = f"http://{shown}:{port}"
-        self.clusters = ClusterRuntime(settings, self.prepared.database)
-        self.workspaces = WorkspaceRuntime(
-            settings, self.prepared.database, settings.public_url or self.url
+        database = self.prepared.database
+        self.isolation = Isolation(settings)
+        self.connect_access = ConnectAccess(database, self.isolation, load_backend)
+        self.connect_front = ConnectFront(
+            front_key(settings),
+            upstream=self.connect_access.upstream,
+            admit=self.connect_access.admit,
         )
-        self.applications = ApplicationRuntime(settings, self.prepared.database)
+        front_port = self.connect_front.start(f"{_loopback(host)}:{settings.connect_port}")
+        self.isolation.serve(
+            front_port=front_port, api_url=self.url, public_url=settings.public_url or self.url
+        )
+        self.clusters = ClusterRuntime(settings, database, self.isolation)
+        self.workspaces = WorkspaceRuntime(
+            settings, database, settings.public_url or self.url, self.isolation
+        )
+        self.applications = ApplicationRuntime(settings, database, self.isolation)
         self.notebooks = NotebookRuntime(
-            settings, self.prepared.database, self.applications.wake, clock
+            settings, database, self.applications.wake, clock, isolation=self.isolation
         )
         app = create_app(
             settings,
-            self.prepared.database,
+            database,
             self.clusters,
             self.workspaces,
             self.applications,
@@ -144,6 +172,8 @@ class ControlPlane:
         self.notebooks.stop()
         self.applications.stop()
         self.workspaces.stop()
+        self.connect_front.stop()
+        self.isolation.stop()
         self.socket.close()
         self.prepared.database.dispose()
         self.runtime_file.unlink(missing_ok=True)
@@ -169,7 +199,18 @@ class ControlPlane:
             f"  OpenAPI:  {self.url}{OPENAPI_URL}\n"
             f"  API docs: {self.url}{DOCS_URL}\n"
             f"  home:     {self.settings.home}\n"
-            f"  clusters: {self.clusters_line()}"
+            f"  Connect:  {self.isolation.public_connect_url} (a per-user token: "
+            "sparkstudio cluster connection)\n"
+            f"  clusters: {self.clusters_line()}\n"
+            f"  users' code: {self.isolation_line()}"
+        )
+
+    def isolation_line(self) -> str:
+        if self.isolation.sandboxed:
+            return "sandboxed per studio (OS identities, bubblewrap, network namespaces)"
+        return (
+            f"SINGLE-USER mode ({self.isolation.why}): every member's code runs as "
+            "this process's OS user and can read everything it can; fit for one person"
         )
 
     def clusters_line(self) -> str:

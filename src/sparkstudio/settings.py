@@ -6,6 +6,7 @@ import ipaddress
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -139,6 +140,32 @@ class Settings(BaseSettings):
         default=True,
         description="Run a Spark history server for the event logs of every cluster.",
     )
+    isolation: Literal["auto", "sandbox", "single-user"] = Field(
+        default="auto",
+        description="How users' code is kept apart: 'sandbox' runs it under OS identities "
+        "of its studio in bubblewrap sandboxes and studio network namespaces (needs root, "
+        "bwrap, setpriv, nsenter and ip); 'single-user' runs everything as the control "
+        "plane's own user (one person's machine); 'auto' picks sandbox when it can.",
+    )
+    single_user_acknowledged: bool = Field(
+        default=False,
+        description="In single-user mode, allow more than one person into the platform's "
+        "studios although their code runs as the same OS user and can read each other's data.",
+    )
+    connect_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="Port of the Spark Connect front on the control plane's host (clients "
+        "outside the platform connect there with a per-user token); 0 picks a free one.",
+    )
+    connect_token_minutes: int = Field(
+        default=60,
+        ge=1,
+        le=24 * 60,
+        description="Lifetime of a per-user Spark Connect token for new sessions (a session "
+        "opened with it goes on; a revoked user's sessions end within a minute).",
+    )
 
     workspace_spawner: str = Field(
         default="local",
@@ -233,6 +260,16 @@ class Settings(BaseSettings):
         run, logs = self.home / "run", self.home / "logs"
         for directory in (self.home, self.store_root, logs, run, self.event_log_dir):
             directory.mkdir(parents=True, exist_ok=True)
+        self.close_home()
+
+    def close_home(self) -> None:
+        """The home and its secrets (the embedded database, the key) for the platform's
+        eyes only, whatever the umask they were made with."""
+        self.home.chmod(0o700)
+        for name in ("sparkstudio.db", "sparkstudio.db-wal", "sparkstudio.db-shm", "secret.key"):
+            path = self.home / name
+            if path.exists():
+                path.chmod(0o600)
 
 
 @lru_cache(maxsize=1)

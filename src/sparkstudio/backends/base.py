@@ -2,9 +2,11 @@
 
 A backend runs clusters; it never touches the database or HTTP. ``start`` launches and
 returns an opaque JSON ``state`` that the control plane stores; every later call gets
-that state back. ``observe`` reports what is true now (and may return an updated state);
-the reconciler decides what to do about it. Failures a user must see are returned as an
-observation with a reason, not raised.
+that state back, with the **place** the cluster's processes run in (its studio's
+sandbox, or the host in single-user mode): a backend launches and reaches processes
+through its place, never deciding isolation itself. ``observe`` reports what is true
+now (and may return an updated state); the reconciler decides what to do about it.
+Failures a user must see are returned as an observation with a reason, not raised.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar
 
+from sparkstudio.processes.places import Place
 from sparkstudio.spark.driver import DriverActivity
 from sparkstudio.templates.spec import ClusterSpec
 
@@ -35,11 +38,17 @@ class LaunchRequest:
     spec: ClusterSpec
     workdir: Path  # logs and scratch space of this cluster
     event_log_dir: str  # a URI Spark writes event logs to (for the history server)
+    place: Place  # where its processes run
+    storage: Path | None = None  # the studio's file storage its processes may use
 
 
 @dataclass(frozen=True)
 class Endpoints:
-    connect_url: str  # sc://… without the token
+    """Where the control plane reaches a cluster: a gRPC target for its Spark Connect
+    server (``127.0.0.1:port`` or ``unix:<bridge>``; users reach it through the platform's
+    Connect front) and URLs of its UIs (``http://…`` or ``unix:<bridge>``)."""
+
+    connect_url: str
     ui_url: str  # the driver's Spark UI
     master_ui_url: str = ""
 
@@ -79,11 +88,13 @@ class Backend(ABC):
         """Launch the cluster's processes and return at once (observe tells readiness)."""
 
     @abstractmethod
-    def observe(self, state: State) -> Observation:
+    def observe(self, state: State, place: Place) -> Observation:
         """What is true now; never raises for a cluster that died (FAILED, with a reason)."""
 
     @abstractmethod
-    def scale(self, state: State, workers: int, *, remove_first: Sequence[str] = ()) -> State:
+    def scale(
+        self, state: State, workers: int, place: Place, *, remove_first: Sequence[str] = ()
+    ) -> State:
         """Run ``workers`` live workers; returns the new state.
 
         Lost workers are dropped from the state and replaced; when scaling in, the
@@ -98,6 +109,11 @@ class Backend(ABC):
         """Why this backend cannot run clusters on this host ("" when it can)."""
         return ""
 
+    def token(self, state: State) -> str:
+        """The secret its Spark Connect server wants ("" when none); it stays inside the
+        platform: users present per-user tokens to the platform's Connect front."""
+        return str(state.get("token", ""))
+
     @abstractmethod
-    def stop(self, state: State) -> None:
+    def stop(self, state: State, place: Place) -> None:
         """Stop every process of the cluster; idempotent."""

@@ -20,6 +20,7 @@ from sparkstudio.backends.base import (
     State,
     Worker,
 )
+from sparkstudio.processes.places import Place
 from sparkstudio.spark.driver import read_activity
 
 DEFAULT_CONNECT_PORT = 15002
@@ -46,10 +47,9 @@ class ExternalBackend(Backend):
     def start(self, request: LaunchRequest) -> State:
         raise NotImplementedError("external clusters are registered, not started")
 
-    def observe(self, state: State) -> Observation:
+    def observe(self, state: State, place: Place) -> Observation:
         host, port = connect_address(state["connect_url"])
-        connect_url = state["connect_url"].split("/;", 1)[0]
-        endpoints = Endpoints(connect_url=connect_url, ui_url=state.get("ui_url", ""))
+        endpoints = Endpoints(connect_url=f"{host}:{port}", ui_url=state.get("ui_url", ""))
         if not _answers(host, port):
             return Observation(
                 Health.FAILED,
@@ -62,11 +62,13 @@ class ExternalBackend(Backend):
         activity = read_activity(endpoints.ui_url) if endpoints.ui_url else None
         return Observation(Health.READY, state, endpoints, activity=activity, managed_workers=False)
 
-    def scale(self, state: State, workers: int, *, remove_first: Sequence[str] = ()) -> State:
+    def scale(
+        self, state: State, workers: int, place: Place, *, remove_first: Sequence[str] = ()
+    ) -> State:
         return state
 
     def workers(self, state: State) -> list[Worker]:
         return []
 
-    def stop(self, state: State) -> None:
+    def stop(self, state: State, place: Place) -> None:
         """Nothing to stop: the endpoint is not ours."""

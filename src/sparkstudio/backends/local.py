@@ -1,8 +1,14 @@
 """The ``local`` backend: a Spark standalone cluster made of processes on this host.
 
 A cluster is one standalone master, N workers (each with the spec's cores and memory)
-and a Spark Connect server as its driver (``--master spark://…``), which authenticates
-clients with a per-cluster token passed in its environment, never on a command line.
+and a Spark Connect server as its driver (``--master spark://…``), launched in the
+cluster's place (its studio's sandbox and network namespace, or the host). The driver
+authenticates clients with a per-cluster token passed in its environment, never on a
+command line; only the platform's Connect front and warm-up use it. The master, workers,
+driver and executors authenticate each other with a per-cluster secret
+(``spark.authenticate``, from a properties file only the cluster's identity reads), so
+that no other process of the namespace can join the cluster. Every listener binds to
+the place's loopback; the UIs' kill links are off.
 """
 
 from __future__ import annotations
@@ -13,7 +19,6 @@ import os
 import secrets
 import sys
 import time
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +32,8 @@ from sparkstudio.backends.base import (
     State,
     Worker,
 )
+from sparkstudio.processes.places import Place
+from sparkstudio.processes.reach import get_json
 from sparkstudio.spark import processes
 from sparkstudio.spark.driver import read_activity
 from sparkstudio.spark.home import SparkHome, find_spark_home
@@ -39,7 +46,10 @@ WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
 CONNECT_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 TOKEN_ENV = "SPARK_CONNECT_AUTHENTICATE_TOKEN"  # noqa: S105 (a variable name)
 DAEMON_MEMORY = "256m"  # heap of the master and worker daemons (not of the driver)
-LAUNCH_FILE = "launch.json"
+LAUNCHES = ".launches"  # beside the clusters' folders, which their identities own
+SECRETS_FILE = "secrets.conf"  # spark.authenticate's secret, for the cluster's processes only
+# Set for every process of a cluster: the UIs cannot end applications or executors.
+NO_KILL = "-Dspark.ui.killEnabled=false"
 WARMUP_URL_ENV = "SPARKSTUDIO_WARMUP_URL"
 WARMUP_TIMEOUT_SECONDS = 120.0
 WARMUP_CODE = """
@@ -64,13 +74,16 @@ class LocalBackend(Backend):
     def start(self, request: LaunchRequest) -> State:
         # A launch the control plane never recorded (it stopped mid-launch) is stopped
         # before a new one starts: no orphaned JVMs.
-        launched = request.workdir / LAUNCH_FILE
+        launched = _launch_file(request.workdir)
         if launched.exists():
             with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-                self.stop(json.loads(launched.read_text()))
+                self.stop(json.loads(launched.read_text()), request.place)
+        place = request.place
         logs = request.workdir / "logs"
-        master_port, master_ui = processes.free_port(), processes.free_port()
-        master = processes.launch(
+        place.own(request.workdir, logs, request.workdir / "work", request.workdir / "scratch")
+        secrets_file = _write_secrets(request.workdir, place)
+        master_port, master_ui = place.free_port(), place.free_port()
+        master = place.launch(
             "master",
             [
                 str(self.spark.bin("spark-class")),
@@ -81,15 +94,21 @@ class LocalBackend(Backend):
                 str(master_port),
                 "--webui-port",
                 str(master_ui),
+                "--properties-file",
+                str(secrets_file),
             ],
             self.spark.environment(
                 SPARK_DAEMON_MEMORY=DAEMON_MEMORY,
                 # Every cluster has its own master, and masters number their applications
                 # from 0 with a one-second timestamp: without the cluster's id, two
                 # clusters started together would write the same event log.
-                SPARK_MASTER_OPTS=f"-Dspark.deploy.appIdPattern=app-%s-%04d-{request.cluster_id}",
+                SPARK_MASTER_OPTS=(
+                    f"-Dspark.deploy.appIdPattern=app-%s-%04d-{request.cluster_id} {NO_KILL}"
+                ),
             ),
             logs / "master.log",
+            writable=self._writable(request),
+            cwd=request.workdir,
         )
         state: State = {
             "master": master.to_json(),
@@ -102,25 +121,38 @@ class LocalBackend(Backend):
             "token": secrets.token_urlsafe(32),
             "next_worker": 0,
             "cluster_id": request.cluster_id,
+            "secrets_file": str(secrets_file),
+            "writable": [str(path) for path in self._writable(request)],
         }
         try:
             _remember(launched, state)
-            state = self.scale(state, max(request.spec.workers_min, 1))
+            state = self.scale(state, max(request.spec.workers_min, 1), place)
             _remember(launched, state)
             state["driver"] = self._start_driver(request, state).to_json()
             _remember(launched, state)
         except Exception:
-            self.stop(state)
+            self.stop(state, place)
             launched.unlink(missing_ok=True)
             raise
         return state
 
-    def _start_worker(self, state: State) -> dict[str, Any]:
+    @staticmethod
+    def _writable(request: LaunchRequest) -> list[Path]:
+        """What the cluster's processes may write: its folder, the event logs, the
+        studio's file storage."""
+        paths = [request.workdir]
+        if request.event_log_dir.startswith("file://"):
+            paths.append(Path(request.event_log_dir.removeprefix("file://")))
+        if request.storage is not None:
+            paths.append(request.storage)
+        return paths
+
+    def _start_worker(self, state: State, place: Place) -> dict[str, Any]:
         index = state["next_worker"]
         state["next_worker"] = index + 1
         workdir = Path(state["workdir"])
-        ui_port = processes.free_port()
-        record = processes.launch(
+        ui_port = place.free_port()
+        record = place.launch(
             f"worker-{index}",
             [
                 str(self.spark.bin("spark-class")),
@@ -135,16 +167,25 @@ class LocalBackend(Backend):
                 str(ui_port),
                 "--work-dir",
                 str(workdir / "work"),
+                "--properties-file",
+                state["secrets_file"],
                 state["master_url"],
             ],
-            self.spark.environment(SPARK_DAEMON_MEMORY=DAEMON_MEMORY),
+            self.spark.environment(
+                SPARK_DAEMON_MEMORY=DAEMON_MEMORY,
+                SPARK_WORKER_OPTS=NO_KILL,
+                SPARK_LOCAL_DIRS=str(workdir / "scratch"),
+            ),
             workdir / "logs" / f"worker-{index}.log",
+            writable=[Path(path) for path in state["writable"]],
+            cwd=workdir,
         )
         return {**record.to_json(), "ui_port": ui_port}
 
     def _start_driver(self, request: LaunchRequest, state: State) -> ProcessRecord:
         spec = request.spec
-        connect_port, ui_port = processes.free_port(), processes.free_port()
+        place = request.place
+        connect_port, ui_port = place.free_port(), place.free_port()
         state["connect_port"], state["driver_ui_port"] = connect_port, ui_port
         conf = {
             **spec.spark_conf,
@@ -155,11 +196,15 @@ class LocalBackend(Backend):
             "spark.driver.host": HOST,
             "spark.driver.bindAddress": HOST,
             "spark.ui.port": str(ui_port),
+            "spark.ui.killEnabled": "false",
             "spark.eventLog.enabled": "true",
             "spark.eventLog.dir": request.event_log_dir,
+            "spark.local.dir": str(request.workdir / "scratch"),
         }
         argv = [
             str(self.spark.bin("spark-submit")),
+            "--properties-file",
+            state["secrets_file"],
             "--class",
             CONNECT_CLASS,
             "--name",
@@ -173,21 +218,28 @@ class LocalBackend(Backend):
             argv += ["--conf", f"{key}={value}"]
         argv.append("spark-internal")
         env = self.spark.environment(**{TOKEN_ENV: state["token"]})
-        return processes.launch("driver", argv, env, request.workdir / "logs" / "driver.log")
+        return place.launch(
+            "driver",
+            argv,
+            env,
+            request.workdir / "logs" / "driver.log",
+            writable=self._writable(request),
+            cwd=request.workdir,
+        )
 
     # -- observe ------------------------------------------------------------------------
 
-    def _master_json(self, state: State) -> dict[str, Any] | None:
-        url = f"http://{HOST}:{state['master_ui_port']}/json/"
+    def _master_json(self, state: State, place: Place) -> dict[str, Any] | None:
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                data: dict[str, Any] = json.load(response)
+            data: dict[str, Any] = get_json(
+                place.reach(state["master_ui_port"]).http_url, "/json/", 2.0
+            )
         except (OSError, ValueError):
             return None
         # Only our master counts (not another process that took the port).
         return data if data.get("url") == state["master_url"] else None
 
-    def observe(self, state: State) -> Observation:
+    def observe(self, state: State, place: Place) -> Observation:
         master = ProcessRecord.from_json(state["master"])
         driver = ProcessRecord.from_json(state["driver"]) if "driver" in state else None
         if not processes.is_alive(master):
@@ -205,8 +257,8 @@ class LocalBackend(Backend):
                 driver,
             )
         lost = [w["role"] for w in state["workers"] if not processes.is_alive(_worker_record(w))]
-        endpoints = self.endpoints(state)
-        master_json = self._master_json(state)
+        endpoints = self.endpoints(state, place)
+        master_json = self._master_json(state, place)
         if master_json is None:
             return Observation(Health.STARTING, state, endpoints, 0, lost_workers=lost)
         registered = [w for w in master_json.get("workers", []) if w.get("state") == "ALIVE"]
@@ -217,9 +269,9 @@ class LocalBackend(Backend):
             if (port := _port_of(str(w.get("webuiaddress", "")))) in by_ui_port
             and int(w.get("coresused", 0)) == 0
         ]
-        answering = len(registered) >= 1 and processes.port_open(state["connect_port"])
+        answering = len(registered) >= 1 and place.port_open(state["connect_port"])
         if answering and not self._warmed(state):
-            state = self._warm_up(state)
+            state = self._warm_up(state, place)
             answering = False
         ready = answering
         health = Health.READY if ready else Health.BOOTSTRAPPING
@@ -251,7 +303,7 @@ class LocalBackend(Backend):
             return True
         return False
 
-    def _warm_up(self, state: State) -> State:
+    def _warm_up(self, state: State, place: Place) -> State:
         """Run a small shuffle query through Spark Connect once, in a process of its own.
 
         Without it the first user's first query pays for class loading and JIT in the
@@ -260,10 +312,17 @@ class LocalBackend(Backend):
         if "warmup" in state:
             return state
         state = dict(state)
-        url = f"{self.endpoints(state).connect_url}/;token={state['token']};user_id=sparkstudio"
-        env = {**os.environ, WARMUP_URL_ENV: url}
-        log = Path(state["workdir"]) / "logs" / "warmup.log"
-        record = processes.launch("warmup", [sys.executable, "-c", WARMUP_CODE], env, log)
+        port = state["connect_port"]
+        url = f"sc://localhost:{port}/;token={state['token']};user_id=sparkstudio"
+        env = {WARMUP_URL_ENV: url}
+        workdir = Path(state["workdir"])
+        record = place.launch(
+            "warmup",
+            [sys.executable, "-c", WARMUP_CODE],
+            env,
+            workdir / "logs" / "warmup.log",
+            cwd=workdir,
+        )
         state["warmup"], state["warmup_started"] = record.to_json(), time.time()
         return state
 
@@ -271,20 +330,24 @@ class LocalBackend(Backend):
         message = f"{what} (pid {record.pid}); its log is {record.log}"
         return Observation(Health.FAILED, state, reason_code=code, reason_message=message)
 
-    def endpoints(self, state: State) -> Endpoints:
+    def endpoints(self, state: State, place: Place) -> Endpoints:
+        connect = place.reach(int(state.get("connect_port", 0))).grpc_target
+        ui = place.reach(int(state.get("driver_ui_port", 0))).http_url
         return Endpoints(
-            connect_url=f"sc://localhost:{state.get('connect_port', 0)}",
-            ui_url=f"http://{HOST}:{state.get('driver_ui_port', 0)}",
-            master_ui_url=f"http://{HOST}:{state['master_ui_port']}",
+            connect_url=connect,
+            ui_url=ui,
+            master_ui_url=place.reach(int(state["master_ui_port"])).http_url,
         )
 
     # -- scale and stop -----------------------------------------------------------------
 
-    def scale(self, state: State, workers: int, *, remove_first: Sequence[str] = ()) -> State:
+    def scale(
+        self, state: State, workers: int, place: Place, *, remove_first: Sequence[str] = ()
+    ) -> State:
         state = dict(state)
         live = [w for w in state["workers"] if processes.is_alive(_worker_record(w))]
         while len(live) < workers:
-            live.append(self._start_worker(state))
+            live.append(self._start_worker(state, place))
         # Named workers first, then the newest: the oldest ones hold the most cached work.
         order = sorted(live, key=lambda w: (w["role"] in remove_first, live.index(w)))
         while len(order) > workers:
@@ -304,12 +367,12 @@ class LocalBackend(Backend):
             return f"clusters cannot start: {problem}"
         return ""
 
-    def stop(self, state: State) -> None:
+    def stop(self, state: State, place: Place) -> None:
         # Reverse start order: the driver first, so it does not report lost executors.
         for record in reversed(self.processes(state)):
             processes.stop(record)
         if "workdir" in state:
-            (Path(state["workdir"]) / LAUNCH_FILE).unlink(missing_ok=True)
+            _launch_file(Path(state["workdir"])).unlink(missing_ok=True)
 
     @staticmethod
     def processes(state: State) -> list[ProcessRecord]:
@@ -323,8 +386,26 @@ class LocalBackend(Backend):
         return records
 
 
+def _write_secrets(workdir: Path, place: Place) -> Path:
+    """The cluster's spark.authenticate secret, readable by its identity only."""
+    path = workdir / SECRETS_FILE
+    lines = ["spark.authenticate true", f"spark.authenticate.secret {secrets.token_hex(32)}"]
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write("\n".join(lines) + "\n")
+    place.give(path)
+    return path
+
+
+def _launch_file(workdir: Path) -> Path:
+    """Where a launch is remembered: out of the cluster's own folder, which its processes
+    own (they could otherwise plant pids for the next launch to stop)."""
+    return workdir.parent / LAUNCHES / f"{workdir.name}.json"
+
+
 def _remember(path: Path, state: State) -> None:
     """What has been launched so far, for the next launch to clean up if it is lost."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(state))
     path.chmod(0o600)  # it holds the cluster's token
 

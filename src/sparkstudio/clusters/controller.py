@@ -29,9 +29,11 @@ from sparkstudio.backends.base import (
 )
 from sparkstudio.backends.supervision import LookMemory, ScalingWords, decide_workers
 from sparkstudio.db.base import utcnow
-from sparkstudio.db.models import Cluster, WorkerUsage
+from sparkstudio.db.models import Cluster, Studio, WorkerUsage
 from sparkstudio.db.session import Database
 from sparkstudio.lifecycle import CLUSTER, CLUSTER_ENDED, ClusterStatus, Reason
+from sparkstudio.processes.isolation import Isolation
+from sparkstudio.processes.places import Place
 from sparkstudio.services.clusters import TARGET_TERMINATED, request_termination
 from sparkstudio.settings import Settings
 from sparkstudio.spark.history import HistoryServer
@@ -59,6 +61,7 @@ WORKER_WORDS = ScalingWords(
 class _Snapshot:
     id: str
     studio_id: str
+    storage_location: str
     backend: str
     status: str
     target: str
@@ -74,10 +77,11 @@ class _Snapshot:
     ready_at: datetime | None
 
     @classmethod
-    def of(cls, cluster: Cluster) -> _Snapshot:
+    def of(cls, cluster: Cluster, storage_location: str) -> _Snapshot:
         return cls(
             id=cluster.id,
             studio_id=cluster.studio_id,
+            storage_location=storage_location,
             backend=cluster.backend,
             status=cluster.status,
             target=cluster.target,
@@ -116,9 +120,10 @@ class ClusterController:
         database: Database,
         backends: Callable[[str], Backend],
         history: HistoryServer | None,
+        isolation: Isolation,
     ) -> None:
         self.settings, self.database = settings, database
-        self.backends, self.history = backends, history
+        self.backends, self.history, self.isolation = backends, history, isolation
         self._memory: dict[str, LookMemory] = {}
 
     # -- the handler --------------------------------------------------------------------
@@ -130,14 +135,16 @@ class ClusterController:
             if cluster is None or cluster.status in CLUSTER_ENDED:
                 self._memory.pop(cluster_id, None)
                 return None
-            snap = _Snapshot.of(cluster)
+            studio = db.get(Studio, cluster.studio_id)
+            snap = _Snapshot.of(cluster, studio.storage_location if studio else "")
         backend = self.backends(snap.backend)
+        place = self.isolation.studio_place(snap.studio_id)
         if snap.target == TARGET_TERMINATED:
-            self._terminate(snap, backend)
+            self._terminate(snap, backend, place)
             return None
         if snap.state is None:
-            return self._launch(snap, backend)
-        return self._observe(snap, backend)
+            return self._launch(snap, backend, place)
+        return self._observe(snap, backend, place)
 
     @contextmanager
     def _write(self, cluster_id: str) -> Iterator[tuple[Session, Cluster]]:
@@ -154,7 +161,7 @@ class ClusterController:
 
     # -- launch -------------------------------------------------------------------------
 
-    def _launch(self, snap: _Snapshot, backend: Backend) -> float:
+    def _launch(self, snap: _Snapshot, backend: Backend, place: Place) -> float:
         problem = backend.check()
         if problem:
             return self._end_soon(snap.id, "BOOTSTRAP_FAILURE", problem)
@@ -168,6 +175,8 @@ class ClusterController:
             spec=spec,
             workdir=self.settings.clusters_dir / snap.id,
             event_log_dir=self.settings.event_log_dir.as_uri(),
+            place=place,
+            storage=self.isolation.studio_storage(snap.studio_id, snap.storage_location),
         )
         try:
             state = backend.start(request)
@@ -184,8 +193,8 @@ class ClusterController:
 
     # -- observe ------------------------------------------------------------------------
 
-    def _observe(self, snap: _Snapshot, backend: Backend) -> float | None:
-        observation = backend.observe(snap.state or {})
+    def _observe(self, snap: _Snapshot, backend: Backend, place: Place) -> float | None:
+        observation = backend.observe(snap.state or {}, place)
         if observation.health is Health.FAILED:
             return self._end_soon(snap.id, observation.reason_code, observation.reason_message)
         memory = self._memory.setdefault(snap.id, LookMemory())
@@ -200,12 +209,12 @@ class ClusterController:
                     )
                 )
         if observation.lost_workers and observation.managed_workers:
-            self._replace_lost(backend, observation, outcome)
+            self._replace_lost(backend, place, observation, outcome)
         now = utcnow()
         if observation.health is Health.READY:
             self._follow_activity(snap, observation, memory, outcome, now)
             if observation.managed_workers and outcome.terminate is None:
-                self._scale(snap, backend, observation, memory, outcome)
+                self._scale(snap, backend, place, observation, memory, outcome)
         elif snap.status == _S.STARTING and observation.health is Health.BOOTSTRAPPING:
             outcome.to_status = _S.BOOTSTRAPPING
             outcome.reason = Reason(
@@ -228,8 +237,10 @@ class ClusterController:
         starting = (outcome.to_status or snap.status) in (_S.STARTING, _S.BOOTSTRAPPING)
         return STARTING_POLL_SECONDS if starting else self.settings.cluster_poll_seconds
 
-    def _replace_lost(self, backend: Backend, observation: Observation, outcome: _Outcome) -> None:
-        started = _rescale(backend, outcome, len(backend.workers(outcome.state)))
+    def _replace_lost(
+        self, backend: Backend, place: Place, observation: Observation, outcome: _Outcome
+    ) -> None:
+        started = _rescale(backend, place, outcome, len(backend.workers(outcome.state)))
         for name in observation.lost_workers:
             outcome.notes.append(Reason("WORKER_LOST", f"worker {name} is gone"))
         if started:
@@ -278,6 +289,7 @@ class ClusterController:
         self,
         snap: _Snapshot,
         backend: Backend,
+        place: Place,
         observation: Observation,
         memory: LookMemory,
         outcome: _Outcome,
@@ -297,7 +309,7 @@ class ClusterController:
         desired, why, long_idle = decision.desired, decision.why, decision.long_idle
         if desired == current:
             return
-        _rescale(backend, outcome, desired, remove_first=long_idle)
+        _rescale(backend, place, outcome, desired, remove_first=long_idle)
         code = "SCALED_OUT" if desired > current else "SCALED_IN"
         outcome.notes.append(Reason(code, f"workers {current} -> {desired}: {why}"))
         memory.backlog_polls = 0
@@ -317,7 +329,8 @@ class ClusterController:
                     alive = min(alive, len(backend.workers(outcome.state)))
                 cluster.workers_running = alive
                 if observation.endpoints is not None:
-                    cluster.connect_url = observation.endpoints.connect_url
+                    # Users connect through the platform's front, never to the driver.
+                    cluster.connect_url = self.isolation.public_connect_url
                     cluster.ui_url = observation.endpoints.ui_url
                 if observation.activity is not None and observation.activity.app_id:
                     cluster.app_id = observation.activity.app_id
@@ -341,7 +354,7 @@ class ClusterController:
 
     # -- terminate ----------------------------------------------------------------------
 
-    def _terminate(self, snap: _Snapshot, backend: Backend) -> None:
+    def _terminate(self, snap: _Snapshot, backend: Backend, place: Place) -> None:
         reason = Reason(
             snap.termination_code or "USER_REQUEST", snap.termination_message or "terminated"
         )
@@ -349,7 +362,7 @@ class ClusterController:
             with self._write(snap.id) as (db, cluster):
                 lifecycle.transition(db, CLUSTER, cluster, _S.TERMINATING, reason, ACTOR)
         if snap.state is not None:
-            backend.stop(snap.state)  # raises if a process survives: retried with backoff
+            backend.stop(snap.state, place)  # raises if a process survives: retried
         final = _S.TERMINATED if reason.code in CLEAN_ENDINGS else _S.TERMINATED_WITH_ERRORS
         now = utcnow()
         with self._write(snap.id) as (db, cluster):
@@ -364,11 +377,16 @@ class ClusterController:
 
 
 def _rescale(
-    backend: Backend, outcome: _Outcome, workers: int, *, remove_first: Sequence[str] = ()
+    backend: Backend,
+    place: Place,
+    outcome: _Outcome,
+    workers: int,
+    *,
+    remove_first: Sequence[str] = (),
 ) -> list[Worker]:
     """Scale the outcome's state to ``workers``; record which workers ended and started."""
     before = {w.name for w in backend.workers(outcome.state)}
-    outcome.state = backend.scale(outcome.state, workers, remove_first=remove_first)
+    outcome.state = backend.scale(outcome.state, workers, place, remove_first=remove_first)
     after = {w.name: w for w in backend.workers(outcome.state)}
     started = [w for name, w in after.items() if name not in before]
     outcome.ended_workers += [name for name in before if name not in after]

@@ -15,6 +15,7 @@ from sparkstudio.backends import load_backend
 from sparkstudio.clusters.controller import ClusterController
 from sparkstudio.db.session import Database
 from sparkstudio.errors import Unavailable
+from sparkstudio.processes.isolation import Isolation
 from sparkstudio.reconcile import Reconciler
 from sparkstudio.services.clusters import live_cluster_ids
 from sparkstudio.settings import Settings
@@ -24,14 +25,19 @@ log = logging.getLogger("sparkstudio.clusters")
 
 
 class ClusterRuntime:
-    def __init__(self, settings: Settings, database: Database) -> None:
+    def __init__(
+        self, settings: Settings, database: Database, isolation: Isolation | None = None
+    ) -> None:
         self.settings, self.database = settings, database
+        self.isolation = isolation or Isolation(settings)
         self.history = (
             HistoryServer(settings.home / "run", settings.event_log_dir)
             if settings.history_server
             else None
         )
-        self.controller = ClusterController(settings, database, load_backend, self.history)
+        self.controller = ClusterController(
+            settings, database, load_backend, self.history, self.isolation
+        )
         self.reconciler = Reconciler("clusters", self.controller.handle)
         self._started = False
 

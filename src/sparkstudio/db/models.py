@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from sparkstudio.db.base import Base, UTCDateTime, utcnow
+from sparkstudio.db.sealed import SealedJSON
 
 
 class Timestamped:
@@ -83,6 +84,9 @@ class Studio(Timestamped, Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     description: Mapped[str] = mapped_column(String(1024), default="")
     storage_location: Mapped[str] = mapped_column(String(1024))
+    # Further locations a platform admin let the studio's users name (sources, outputs,
+    # entry points, log locations, Git repositories on the host).
+    allowed_locations: Mapped[list[str]] = mapped_column(JSON, default=list)
     networks: Mapped[list[str]] = mapped_column(JSON)
     # Quotas on the clusters of the studio that are not terminated (NULL: no limit).
     # Cores and memory count every cluster at its most workers (workers_max).
@@ -202,7 +206,7 @@ class Workspace(Timestamped, Base):
     cluster_id: Mapped[str | None] = mapped_column(String(24), default=None)
     # The workspace server: the spawner's opaque state (pid, port, the secret the proxy
     # presents); NULL while stopped. Never shown.
-    server_state: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    server_state: Mapped[dict[str, Any] | None] = mapped_column(SealedJSON, default=None)
     server_url: Mapped[str] = mapped_column(String(512), default="")
     idle_timeout_seconds: Mapped[int] = mapped_column(Integer, default=3600)
     last_activity_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -329,7 +333,7 @@ class Cluster(Timestamped, Base):
     termination_code: Mapped[str] = mapped_column(String(64), default="")
     termination_message: Mapped[str] = mapped_column(Text, default="")
     # The backend's opaque state (process ids, ports, the Connect token); never shown.
-    state: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    state: Mapped[dict[str, Any] | None] = mapped_column(SealedJSON, default=None)
     connect_url: Mapped[str] = mapped_column(String(512), default="")
     ui_url: Mapped[str] = mapped_column(String(512), default="")
     app_id: Mapped[str] = mapped_column(String(128), default="")
@@ -377,7 +381,7 @@ class Application(Timestamped, Base):
     status_reason_code: Mapped[str] = mapped_column(String(64), default="")
     status_reason_message: Mapped[str] = mapped_column(Text, default="")
     # The backend's opaque state (process ids, ports, the Connect token); never shown.
-    state: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    state: Mapped[dict[str, Any] | None] = mapped_column(SealedJSON, default=None)
     connect_url: Mapped[str] = mapped_column(String(512), default="")
     ui_url: Mapped[str] = mapped_column(String(512), default="")
     workers_running: Mapped[int] = mapped_column(Integer, default=0)
@@ -426,7 +430,7 @@ class JobRun(Timestamped, Base):
     # Where the logs go: the monitoring log URI, or the studio's storage.
     log_uri: Mapped[str] = mapped_column(String(1024), default="")
     # The running attempt's process (pid, paths); never shown.
-    state: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    state: Mapped[dict[str, Any] | None] = mapped_column(SealedJSON, default=None)
     ui_url: Mapped[str] = mapped_column(String(512), default="")
     spark_app_id: Mapped[str] = mapped_column(String(128), default="")
     queued_seconds: Mapped[float] = mapped_column(Float, default=0.0)
@@ -493,7 +497,7 @@ class NotebookExecution(Timestamped, Base):
     target: Mapped[str] = mapped_column(String(32))
     status_reason_code: Mapped[str] = mapped_column(String(64), default="")
     status_reason_message: Mapped[str] = mapped_column(Text, default="")
-    state: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    state: Mapped[dict[str, Any] | None] = mapped_column(SealedJSON, default=None)
     output_notebook_uri: Mapped[str] = mapped_column(String(1024), default="")
     output_html_uri: Mapped[str] = mapped_column(String(1024), default="")
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

@@ -5,6 +5,11 @@ The control plane pushes the attachment to the workspace server (``PUT
 file named by ``SPARKSTUDIO_ATTACHMENT_FILE``. Kernels read that file before running a
 cell: a new ``generation`` means the workspace was attached, detached or switched, and
 the kernel re-creates its Spark session (and says so).
+
+A session goes through the platform's Spark Connect front (``connect_url``) with a
+short-lived token of the kernel's own user, which the kernel asks the control plane for
+(:mod:`sparkstudio.jupyter.agent`); the cluster's own secret never reaches a kernel. A
+notebook run's attachment carries its token (``token``): its one user is known.
 """
 
 from __future__ import annotations
@@ -31,19 +36,23 @@ class Attachment:
     generation: int = 0
     cluster_id: str | None = None
     cluster_name: str = ""
-    connect_url: str = ""  # sc://host:port/;token=…  (no user_id: each kernel adds its own)
+    connect_url: str = ""  # the Connect front as kernels reach it: sc://localhost:port
     reason: str = ""  # why the workspace is detached, when it is
+    token: str = ""  # a notebook run's token; a workspace's kernels ask for their own
 
     @property
     def attached(self) -> bool:
-        return self.cluster_id is not None and bool(self.connect_url)
+        return self.cluster_id is not None
 
-    def url_for(self, user: str) -> str:
-        """The Spark Connect URL for ``user`` (their own session on the cluster)."""
+    def url_for(self, user: str, token: str) -> str:
+        """The Spark Connect URL for ``user`` (their own session on the cluster); the
+        front sets the session's user from ``token`` whatever ``user_id`` says."""
         if not self.attached:
             raise RuntimeError(self.detached_message())
-        separator = ";" if "/;" in self.connect_url else "/;"
-        return f"{self.connect_url}{separator}user_id={quote(user, safe='')}"
+        if not self.connect_url:
+            raise RuntimeError("the workspace server was not told where Spark Connect is")
+        user_id = quote(user, safe="")
+        return f"{self.connect_url}/;token={quote(token, safe='')};user_id={user_id}"
 
     def detached_message(self) -> str:
         why = f" ({self.reason})" if self.reason else ""
@@ -66,6 +75,7 @@ class Attachment:
             cluster_name=str(data.get("cluster_name", "")),
             connect_url=str(data.get("connect_url", "")),
             reason=str(data.get("reason", "")),
+            token=str(data.get("token", "")),
         )
 
 

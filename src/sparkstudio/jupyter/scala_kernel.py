@@ -23,7 +23,7 @@ from ipykernel.kernelbase import Kernel
 from sparkstudio.jupyter.agent import AttachmentRefused, change_attachment
 from sparkstudio.jupyter.attachment import Attachment, read_attachment
 from sparkstudio.jupyter.scala_repl import CellError, ScalaRepl
-from sparkstudio.jupyter.spark_session import kernel_user
+from sparkstudio.jupyter.spark_session import kernel_user, session_token
 
 # A cell that is only one of these lines is the kernel's, not Scala: the same attachment
 # magics as in the PySpark kernel.
@@ -128,7 +128,9 @@ class ScalaKernel(Kernel):
         self.stop_repl()
         started = time.monotonic()
         self.repl = ScalaRepl.start(
-            attachment.url_for(self.user), attachment.generation, interrupted
+            attachment.url_for(self.user, attachment.token or session_token(attachment, self.user)),
+            attachment.generation,
+            interrupted,
         )
         self.log.info("Scala REPL %s up in %.1f s", self.repl.pid, time.monotonic() - started)
         if previous is not None and previous.generation != attachment.generation:

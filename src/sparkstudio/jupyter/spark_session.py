@@ -16,6 +16,7 @@ import threading
 import warnings
 from typing import TYPE_CHECKING, Any
 
+from sparkstudio.jupyter.agent import connect_token
 from sparkstudio.jupyter.attachment import USER_ENV, Attachment, read_attachment
 
 if TYPE_CHECKING:
@@ -90,14 +91,21 @@ class SparkHolder:
     def _open(self, attachment: Attachment) -> SparkSession:
         from pyspark.sql.connect.session import SparkSession
 
+        token = attachment.token or session_token(attachment, self.user)
         # create(), not getOrCreate(): a switch must not get the old cluster's session back.
-        return SparkSession.builder.remote(attachment.url_for(self.user)).create()
+        return SparkSession.builder.remote(attachment.url_for(self.user, token)).create()
 
     def stop(self) -> None:
         with self._lock:
             old, self._session = self._session, None
         if old is not None:
             _stop_quietly(old)
+
+
+def session_token(attachment: Attachment, user: str) -> str:
+    """A token of ``user`` for the attached cluster, from the control plane."""
+    assert attachment.cluster_id is not None
+    return connect_token(attachment.cluster_id, user)
 
 
 def _stop_quietly(session: SparkSession) -> None:

@@ -125,8 +125,12 @@ class ClusterConnection(BaseModel):
     """What a Spark Connect client needs: ``SparkSession.builder.remote(url)``."""
 
     cluster_id: str
-    url: str = Field(description="sc:// URL with the token and your user id.")
+    url: str = Field(
+        description="sc:// URL of the platform's Spark Connect front with a token of yours "
+        "and your user id; the session it opens goes on after the token expires."
+    )
     user_id: str
+    expires_at: datetime = Field(description="A new session needs a new token after this.")
 
 
 class UsageRow(BaseModel):

@@ -62,12 +62,24 @@ AUTH_MODE_DESCRIPTION = (
 )
 
 
+AllowedLocations = Annotated[
+    list[StorageLocation],
+    Field(
+        max_length=20,
+        description="Further locations (file:///… or s3://…) the studio's users may name as "
+        "sources, outputs, entry points, log locations or Git repositories; set by platform "
+        "admins only.",
+    ),
+]
+
+
 class StudioCreate(StrictModel):
     name: Name
     description: Description = ""
     storage_location: StorageLocation | None = Field(
         default=None, description="Default storage of the studio; under the home when omitted."
     )
+    allowed_locations: AllowedLocations = []
     networks: Networks | None = Field(
         default=None, description="Networks the studio's workspaces may use; 'default' if omitted."
     )
@@ -76,7 +88,10 @@ class StudioCreate(StrictModel):
 
 class StudioUpdate(StrictModel):
     description: Description | None = None
-    storage_location: StorageLocation | None = None
+    storage_location: StorageLocation | None = Field(
+        default=None, description="Platform admins only: the studio's admins cannot move it."
+    )
+    allowed_locations: AllowedLocations | None = None
     networks: Networks | None = None
     auth_mode: AuthMode | None = Field(default=None, description=AUTH_MODE_DESCRIPTION)
 
@@ -86,6 +101,7 @@ class StudioPublic(PublicModel):
     name: str
     description: str
     storage_location: str
+    allowed_locations: list[str]
     networks: list[str]
     auth_mode: AuthMode
     created_at: datetime

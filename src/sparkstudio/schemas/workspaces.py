@@ -3,9 +3,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field, SecretStr, Strict
+from pydantic import BaseModel, Field, SecretStr, Strict
 
 from sparkstudio.schemas.common import (
+    ID_PATTERN,
     Description,
     Name,
     PublicModel,
@@ -77,6 +78,18 @@ class AgentAttach(StrictModel):
 
     cluster: Annotated[str, Field(min_length=1, max_length=64)] | None
     user: UserName
+
+
+class AgentConnectToken(StrictModel):
+    """A kernel asks for a Spark Connect token of one of the workspace's users."""
+
+    cluster_id: Annotated[str, Field(pattern=ID_PATTERN)]
+    user: UserName
+
+
+class ConnectTokenPublic(BaseModel):
+    token: str
+    expires_at: datetime
 
 
 class WorkspacePublic(PublicModel):

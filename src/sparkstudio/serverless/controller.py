@@ -20,9 +20,11 @@ from sparkstudio import lifecycle
 from sparkstudio.backends.base import Backend, Health, LaunchRequest, Observation, State
 from sparkstudio.backends.supervision import LookMemory, ScalingWords, decide_workers
 from sparkstudio.db.base import utcnow
-from sparkstudio.db.models import Application
+from sparkstudio.db.models import Application, Studio
 from sparkstudio.db.session import Database
 from sparkstudio.lifecycle import APPLICATION, ApplicationStatus, Reason
+from sparkstudio.processes.isolation import Isolation
+from sparkstudio.processes.places import Place
 from sparkstudio.serverless.capacity import Capacity, capacity_of
 from sparkstudio.serverless.warm_pool import job_session_url
 from sparkstudio.services.applications import TARGET_STARTED, TARGET_STOPPED, TARGET_TERMINATED
@@ -45,6 +47,8 @@ EXECUTOR_WORDS = ScalingWords(
 @dataclass(frozen=True)
 class _Snapshot:
     id: str
+    studio_id: str
+    storage_location: str
     backend: str
     status: str
     target: str
@@ -57,9 +61,11 @@ class _Snapshot:
     updated_at: datetime
 
     @classmethod
-    def of(cls, app: Application) -> _Snapshot:
+    def of(cls, app: Application, storage_location: str) -> _Snapshot:
         return cls(
             id=app.id,
+            studio_id=app.studio_id,
+            storage_location=storage_location,
             backend=app.backend,
             status=app.status,
             target=app.target,
@@ -81,10 +87,12 @@ class ApplicationController:
         settings: Settings,
         database: Database,
         backends: Callable[[str], Backend],
+        isolation: Isolation,
         *,
         warm: Callable[[str, str | None], None] | None = None,
     ) -> None:
         self.settings, self.database, self.backends = settings, database, backends
+        self.isolation = isolation
         # Told after each look: the session URL of a started application's driver (its
         # warm job runners are kept), or None (they end).
         self.warm = warm or (lambda application_id, url: None)
@@ -97,7 +105,8 @@ class ApplicationController:
             if app is None or app.status == _S.TERMINATED:
                 self._memory.pop(application_id, None)
                 return None
-            snap = _Snapshot.of(app)
+            studio = db.get(Studio, app.studio_id)
+            snap = _Snapshot.of(app, studio.storage_location if studio else "")
         if snap.status == _S.CREATING:
             with self._write(snap.id) as (db, app):
                 lifecycle.transition(db, APPLICATION, app, _S.CREATED, Reason("CREATED"), ACTOR)
@@ -110,12 +119,13 @@ class ApplicationController:
                 return self._launch(snap)
             return None
         backend = self.backends(snap.backend)
+        place = self.isolation.studio_place(snap.studio_id)
         if snap.target != TARGET_STARTED or snap.status == _S.STOPPING:
-            self._stop(snap, backend)
+            self._stop(snap, backend, place)
             return 0.0 if snap.target == TARGET_TERMINATED else None
         if snap.state is None:  # the launch was never recorded: launch again
             return self._launch(snap)
-        return self._observe(snap, backend)
+        return self._observe(snap, backend, place)
 
     @contextmanager
     def _write(self, application_id: str) -> Iterator[tuple[Session, Application]]:
@@ -157,6 +167,8 @@ class ApplicationController:
             spec=snap.capacity.spec(max(snap.auto_stop_seconds // 60, 1)),
             workdir=self.settings.home / "applications" / snap.id,
             event_log_dir=self.settings.event_log_dir.as_uri(),
+            place=self.isolation.studio_place(snap.studio_id),
+            storage=self.isolation.studio_storage(snap.studio_id, snap.storage_location),
         )
         try:
             state = backend.start(request)
@@ -171,8 +183,8 @@ class ApplicationController:
 
     # -- observe --------------------------------------------------------------------------
 
-    def _observe(self, snap: _Snapshot, backend: Backend) -> float:
-        observation = backend.observe(snap.state or {})
+    def _observe(self, snap: _Snapshot, backend: Backend, place: Place) -> float:
+        observation = backend.observe(snap.state or {}, place)
         if observation.health is Health.FAILED:
             reason = Reason(observation.reason_code, observation.reason_message)
             return self._stop_soon(snap.id, reason)
@@ -208,7 +220,7 @@ class ApplicationController:
                     f"idle for {int(idle)} s (auto-stop after {snap.auto_stop_seconds // 60} min)",
                 )
             elif observation.managed_workers:
-                state = self._scale(snap, backend, observation, memory, notes, classic_held)
+                state = self._scale(snap, backend, place, observation, memory, notes, classic_held)
         elif snap.status == _S.STARTING and snap.started_at is not None:
             waited = (now - snap.started_at).total_seconds()
             if waited > self.settings.cluster_start_timeout_seconds:
@@ -218,7 +230,8 @@ class ApplicationController:
             alive = min(observation.workers_alive, len(backend.workers(state)))
             app.workers_running = alive
             if observation.endpoints is not None:
-                app.connect_url = observation.endpoints.connect_url
+                # Users and runners connect through the platform's front, never directly.
+                app.connect_url = self.isolation.public_connect_url
                 app.ui_url = observation.endpoints.ui_url
             if last_activity > snap.last_activity_at:  # only news: never undo another write
                 app.last_activity_at = max(app.last_activity_at, last_activity)
@@ -239,6 +252,7 @@ class ApplicationController:
         self,
         snap: _Snapshot,
         backend: Backend,
+        place: Place,
         observation: Observation,
         memory: LookMemory,
         notes: list[Reason],
@@ -272,7 +286,7 @@ class ApplicationController:
             why = f"replacing lost worker(s) {', '.join(observation.lost_workers)}"
         if desired == current and not observation.lost_workers:
             return state
-        state = backend.scale(state, desired, remove_first=long_idle)
+        state = backend.scale(state, desired, place, remove_first=long_idle)
         code = "SCALED_OUT" if desired > current else "SCALED_IN"
         if desired == current:
             code = "WORKER_REPLACED"
@@ -282,14 +296,14 @@ class ApplicationController:
 
     # -- stop -----------------------------------------------------------------------------
 
-    def _stop(self, snap: _Snapshot, backend: Backend) -> None:
+    def _stop(self, snap: _Snapshot, backend: Backend, place: Place) -> None:
         self.warm(snap.id, None)  # its runners would only fail without the driver
         reason = snap.reason
         if snap.status != _S.STOPPING:
             reason = Reason("USER_REQUEST", "stopping every process")
             self._move(snap.id, _S.STOPPING, reason)
         if snap.state is not None:
-            backend.stop(snap.state)  # raises if a process survives: retried with backoff
+            backend.stop(snap.state, place)  # raises if a process survives: retried
         with self._write(snap.id) as (db, app):
             lifecycle.transition(db, APPLICATION, app, _S.STOPPED, reason, ACTOR)
             app.stopped_at = utcnow()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sparkstudio.backends import load_backend
 from sparkstudio.db.session import Database
+from sparkstudio.processes.isolation import Isolation
 from sparkstudio.reconcile import Reconciler
 from sparkstudio.runners import ExitWatcher
 from sparkstudio.serverless.controller import ApplicationController
@@ -20,11 +21,14 @@ from sparkstudio.settings import Settings
 
 
 class ApplicationRuntime:
-    def __init__(self, settings: Settings, database: Database) -> None:
+    def __init__(
+        self, settings: Settings, database: Database, isolation: Isolation | None = None
+    ) -> None:
         self.settings, self.database = settings, database
+        self.isolation = isolation or Isolation(settings)
         self.pool = WarmPool(settings.home / "applications", settings.serverless_warm_runners)
         self.controller = ApplicationController(
-            settings, database, load_backend, warm=self._keep_warm
+            settings, database, load_backend, self.isolation, warm=self._keep_warm
         )
         self.reconciler = Reconciler("applications", self.controller.handle)
         self.watcher = ExitWatcher(self.wake_job)

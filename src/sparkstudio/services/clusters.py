@@ -6,6 +6,7 @@ reconciler (``sparkstudio.clusters.controller``) starts, watches, scales and sto
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -378,19 +379,14 @@ def require_usable(cluster: Cluster) -> None:
         )
 
 
-def connect_base(cluster: Cluster) -> str:
-    """The cluster's Spark Connect URL with its credentials, without a user."""
+def connection(
+    cluster: Cluster, principal: Principal, front_url: str, token: str, expires_at: datetime
+) -> ClusterConnection:
+    """Where a client opens its session: the platform's Connect front, with a token of
+    the caller's own (the front gives the session the caller's user, whatever user_id
+    the client sends)."""
     require_usable(cluster)
-    state = cluster.state or {}
-    base = (cluster.connect_url or state.get("connect_url", "")).split("/;", 1)[0]
-    return f"{base}/;token={state['token']}" if state.get("token") else base
-
-
-def connection(cluster: Cluster, principal: Principal) -> ClusterConnection:
-    base = connect_base(cluster)
-    separator = ";" if "/;" in base else "/;"
+    url = f"{front_url}/;token={token};user_id={principal.name}"
     return ClusterConnection(
-        cluster_id=cluster.id,
-        url=f"{base}{separator}user_id={principal.name}",
-        user_id=principal.name,
+        cluster_id=cluster.id, url=url, user_id=principal.name, expires_at=expires_at
     )

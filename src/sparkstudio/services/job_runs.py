@@ -28,7 +28,12 @@ from sparkstudio.lifecycle import (
     Reason,
 )
 from sparkstudio.schemas.common import Page
-from sparkstudio.schemas.job_runs import JobRunAttemptPublic, JobRunCreate, JobRunPublic
+from sparkstudio.schemas.job_runs import (
+    ConfigurationOverrides,
+    JobRunAttemptPublic,
+    JobRunCreate,
+    JobRunPublic,
+)
 from sparkstudio.serverless.submit import CLASSIC, parse_parameters
 from sparkstudio.services.applications import TARGET_STARTED, TARGET_TERMINATED
 from sparkstudio.services.common import flush_or_conflict, page
@@ -175,6 +180,22 @@ def list_job_runs(
 
 
 _PAGE = TypeAdapter(Page[JobRunPublic])
+
+
+def summary(run: JobRunPublic) -> JobRunPublic:
+    """What a member who may list runs but not describe this one sees of it."""
+    driver = run.job_driver.spark_submit
+    hidden = driver.model_copy(
+        update={"entry_point": "", "entry_point_arguments": [], "spark_submit_parameters": ""}
+    )
+    return run.model_copy(
+        update={
+            "job_driver": run.job_driver.model_copy(update={"spark_submit": hidden}),
+            "configuration_overrides": ConfigurationOverrides(),
+            "log_uri": "",
+            "runtime_reason": "",
+        }
+    )
 
 
 def job_run_public(run: JobRun) -> JobRunPublic:

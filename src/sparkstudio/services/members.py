@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from sparkstudio.auth.actions import Role
 from sparkstudio.auth.policy import SessionPolicy
-from sparkstudio.db.models import Membership, Studio
+from sparkstudio.db.models import GroupMember, Membership, Studio
 from sparkstudio.errors import Conflict, Invalid, NotFound
 from sparkstudio.ids import new_id
 from sparkstudio.schemas.members import MemberCreate, MemberPublic, MemberUpdate, PrincipalType
@@ -20,6 +20,34 @@ from sparkstudio.services.users import get_user_by_name
 
 def _policy_json(policy: SessionPolicy | None) -> dict[str, object] | None:
     return policy.model_dump(by_alias=True, exclude_none=True) if policy else None
+
+
+def people_with_access(db: Session) -> set[str]:
+    """The ids of every user a studio is mapped to, directly or through a group."""
+    people = set(db.scalars(select(Membership.user_id).where(Membership.user_id.is_not(None))))
+    groups = select(Membership.group_id).where(Membership.group_id.is_not(None))
+    people |= set(db.scalars(select(GroupMember.user_id).where(GroupMember.group_id.in_(groups))))
+    return {person for person in people if person}
+
+
+def check_single_user(db: Session, data: MemberCreate) -> None:
+    """In single-user mode every member's code runs as the control plane's OS user and can
+    read every other member's data: a second person needs the operator's word."""
+    people = people_with_access(db)
+    if data.user is not None:
+        user = get_user_by_name(db, data.user)
+        newcomers = {user.id} if user is not None else set()
+    else:
+        group = get_group_by_name(db, data.group or "")
+        newcomers = {member.id for member in group.members} if group is not None else set()
+    if len(people | newcomers) > 1:
+        raise Conflict(
+            "this platform runs in single-user mode: every member's code runs as the control "
+            "plane's own OS user and can read every other member's data, so it takes a second "
+            "person only when the operator acknowledges it (SPARKSTUDIO_SINGLE_USER_ACKNOWLEDGED"
+            "=true), or runs it as root with bubblewrap for sandboxed studios",
+            reason="SingleUserMode",
+        )
 
 
 def create_member(db: Session, studio: Studio, data: MemberCreate) -> Membership:

@@ -9,9 +9,10 @@ from sqlalchemy.orm import Session
 
 from sparkstudio.auth.identity import Principal, is_member
 from sparkstudio.db.models import Application, Cluster, Membership, Studio, Workspace
-from sparkstudio.errors import Conflict, Invalid, NotFound
+from sparkstudio.errors import Conflict, Forbidden, Invalid, NotFound
 from sparkstudio.ids import new_id
 from sparkstudio.lifecycle import CLUSTER_ENDED
+from sparkstudio.rules.locations import parse_location
 from sparkstudio.schemas.studios import AuthMode, StudioCreate, StudioPublic, StudioUpdate
 from sparkstudio.services.common import flush_or_conflict, page
 from sparkstudio.settings import Settings
@@ -26,17 +27,51 @@ def _check_auth_mode(mode: AuthMode, settings: Settings) -> None:
         )
 
 
+def _check_locations(
+    db: Session, settings: Settings, studio_id: str, storage: str, allowed: Sequence[str]
+) -> None:
+    """A studio's locations are its own: none holds or lies in the platform's home (but
+    the studio's own folder of the embedded store) or another studio's locations."""
+    own_default = parse_location((settings.store_root / "studios" / studio_id).as_uri(), "-")
+    home = parse_location(settings.home.as_uri(), "-")
+    others = [
+        (other.name, parse_location(location, "-"))
+        for other in db.scalars(select(Studio).where(Studio.id != studio_id))
+        for location in (other.storage_location, *(other.allowed_locations or []))
+    ]
+    named = [("storage_location", storage)] + [
+        (f"allowed_locations[{index}]", value) for index, value in enumerate(allowed)
+    ]
+    for field, value in named:
+        location = parse_location(value, field)
+        inside_home = location.within(home) or home.within(location)
+        if inside_home and not location.within(own_default):
+            raise Invalid.field(
+                field,
+                f"must not hold or lie in the platform's home {settings.home} (its database, "
+                f"key and other studios are there); the studio's own folder is {own_default.url}",
+            )
+        for name, other in others:
+            if location.within(other) or other.within(location):
+                raise Invalid.field(
+                    field,
+                    f"overlaps studio '{name}'s location {other.url}; a location is one studio's",
+                )
+
+
 def create_studio(db: Session, data: StudioCreate, settings: Settings) -> Studio:
     _check_auth_mode(data.auth_mode, settings)
     if get_studio_by_name(db, data.name) is not None:
         raise Conflict(f"a studio named '{data.name}' already exists", reason="AlreadyExists")
     studio_id = new_id("st")
     storage = data.storage_location or (settings.store_root / "studios" / studio_id).as_uri()
+    _check_locations(db, settings, studio_id, storage, data.allowed_locations)
     studio = Studio(
         id=studio_id,
         name=data.name,
         description=data.description,
         storage_location=storage,
+        allowed_locations=list(data.allowed_locations),
         networks=list(data.networks or settings.default_networks),
         auth_mode=data.auth_mode.value,
     )
@@ -75,7 +110,35 @@ def list_studios(
     return page(db, statement, Studio.id, limit, next_token)
 
 
-def update_studio(db: Session, studio: Studio, data: StudioUpdate, settings: Settings) -> Studio:
+def update_studio(
+    db: Session, studio: Studio, data: StudioUpdate, settings: Settings, principal: Principal
+) -> Studio:
+    moved = {
+        name: value
+        for name, value in (
+            ("storage_location", data.storage_location),
+            ("allowed_locations", data.allowed_locations),
+        )
+        if value is not None
+    }
+    if moved and not principal.is_platform_admin:
+        field = next(iter(moved))
+        raise Forbidden(
+            f"only a platform admin may change {field}: the platform reads and writes there "
+            "on the studio's behalf"
+        )
+    if moved:
+        _check_locations(
+            db,
+            settings,
+            studio.id,
+            data.storage_location or studio.storage_location,
+            data.allowed_locations
+            if data.allowed_locations is not None
+            else studio.allowed_locations or [],
+        )
+    if data.allowed_locations is not None:
+        studio.allowed_locations = list(data.allowed_locations)
     if data.auth_mode is not None:
         _check_auth_mode(data.auth_mode, settings)
         studio.auth_mode = data.auth_mode.value

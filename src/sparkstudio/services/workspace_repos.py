@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 from sparkstudio import secrets_box
 from sparkstudio.db.models import Studio, Workspace, WorkspaceRepo
 from sparkstudio.errors import Conflict, Invalid, NotFound
-from sparkstudio.ids import new_id
 from sparkstudio.schemas.common import NAME_PATTERN
 from sparkstudio.schemas.workspaces import MAX_REPOS, RepoCreate, RepoPublic
 from sparkstudio.services.workspace_servers import contents_url
@@ -78,16 +77,24 @@ def get_or_404(db: Session, workspace: Workspace, name: str) -> WorkspaceRepo:
 
 
 def record(
-    db: Session, home: Path, workspace: Workspace, name: str, data: RepoCreate
+    db: Session,
+    home: Path,
+    workspace: Workspace,
+    name: str,
+    data: RepoCreate,
+    *,
+    repo_id: str,
+    url: str,
 ) -> WorkspaceRepo:
+    """The link, under the id its mirror was made for; ``url`` as it was checked."""
     secret = ""
     if data.password is not None:
         secret = secrets_box.encrypt(home, f"{data.username}\n{data.password.get_secret_value()}")
     repo = WorkspaceRepo(
-        id=new_id("rp"),
+        id=repo_id,
         workspace_id=workspace.id,
         name=name,
-        url=data.url,
+        url=url,
         branch=data.branch,
         credentials_encrypted=secret,
     )

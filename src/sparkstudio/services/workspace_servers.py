@@ -20,7 +20,7 @@ from sparkstudio.db.models import Cluster, Studio, User, Workspace, WorkspaceSha
 from sparkstudio.errors import Conflict, Forbidden, Invalid, NotFound
 from sparkstudio.jupyter.attachment import Attachment
 from sparkstudio.lifecycle import WORKSPACE, Reason, WorkspaceStatus
-from sparkstudio.services.clusters import USABLE, connect_base
+from sparkstudio.services.clusters import USABLE
 from sparkstudio.settings import Settings
 
 TARGET_RUNNING = WorkspaceStatus.READY.value
@@ -185,12 +185,8 @@ def attachment_of(db: Session, workspace: Workspace) -> Attachment:
     cluster = db.get(Cluster, workspace.cluster_id)
     if cluster is None or cluster.status not in USABLE:
         return Attachment(generation=generation, reason="its cluster is not usable")
-    return Attachment(
-        generation=generation,
-        cluster_id=cluster.id,
-        cluster_name=cluster.name,
-        connect_url=connect_base(cluster),
-    )
+    # Where kernels reach Spark Connect is their place's (the workspace controller says).
+    return Attachment(generation=generation, cluster_id=cluster.id, cluster_name=cluster.name)
 
 
 # -- sharing --------------------------------------------------------------------------

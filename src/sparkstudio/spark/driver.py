@@ -7,10 +7,10 @@ tasks waiting for a free slot (the backlog managed scaling reacts to).
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from dataclasses import dataclass
 from typing import Any
+
+from sparkstudio.processes.reach import get_json
 
 TIMEOUT_SECONDS = 2.0
 
@@ -29,11 +29,6 @@ class DriverActivity:
         return self.active_jobs > 0 or self.running_stages > 0
 
 
-def _get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
-        return json.load(response)
-
-
 def _gauge(gauges: dict[str, Any], suffix: str) -> int:
     for name, gauge in gauges.items():
         if name.endswith(suffix):
@@ -42,15 +37,18 @@ def _gauge(gauges: dict[str, Any], suffix: str) -> int:
 
 
 def read_activity(ui_url: str) -> DriverActivity | None:
-    """The driver's activity, or None when its UI does not answer (yet)."""
+    """The driver's activity, or None when its UI does not answer (yet).
+
+    ``ui_url`` is ``http://host:port`` or ``unix:<bridge>`` (see processes.reach)."""
     try:
-        metrics = _get_json(f"{ui_url}/metrics/json/")
+        metrics = get_json(ui_url, "/metrics/json/", TIMEOUT_SECONDS)
         gauges: dict[str, Any] = metrics.get("gauges", {})
         app_id = next((name.split(".driver.", 1)[0] for name in gauges if ".driver." in name), "")
         running_stages = _gauge(gauges, ".driver.DAGScheduler.stage.runningStages")
         running = pending = 0
         if running_stages and app_id:
-            stages = _get_json(f"{ui_url}/api/v1/applications/{app_id}/stages?status=active")
+            path = f"/api/v1/applications/{app_id}/stages?status=active"
+            stages = get_json(ui_url, path, TIMEOUT_SECONDS)
             for stage in stages:
                 total, active = int(stage.get("numTasks", 0)), int(stage.get("numActiveTasks", 0))
                 running += active

@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+from sparkstudio.processes.places import clean_environment
 from sparkstudio.spark import processes
 from sparkstudio.spark.home import SparkHome, find_spark_home
 from sparkstudio.spark.processes import ProcessRecord
@@ -57,6 +58,7 @@ class HistoryServer:
             SPARK_DAEMON_MEMORY="256m",
             SPARK_HISTORY_OPTS=" ".join(f"-D{key}={value}" for key, value in options.items()),
         )
+        env = clean_environment(env, home=str(self.run_file.parent))
         argv = [str(spark.bin("spark-class")), HISTORY_CLASS]
         record = processes.launch("history-server", argv, env, self.logs)
         self.run_file.write_text(json.dumps({"process": record.to_json(), "port": port}))

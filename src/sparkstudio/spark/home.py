@@ -39,11 +39,10 @@ class SparkHome:
         return self.path / "jars"
 
     def environment(self, **extra: str) -> dict[str, str]:
-        """This process's environment for a Spark process: our SPARK_HOME, none of the
-        caller's other Spark settings (they would leak into every cluster)."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SPARK_", "PYSPARK_"))}
-        env.update(SPARK_HOME=str(self.path), **extra)
-        return env
+        """What a Spark process needs to be told: our SPARK_HOME (and ``extra``). The place
+        that launches it adds PATH, the locale and nothing of the control plane's own
+        environment (no SPARK_* setting of the caller's leaks into a cluster)."""
+        return {"SPARK_HOME": str(self.path), "SPARK_LOCAL_IP": "127.0.0.1", **extra}
 
     def connect_jar(self) -> Path:
         found = sorted(self.jars.glob("spark-connect_*.jar"))

@@ -44,12 +44,15 @@ def start_ticks(pid: int) -> int | None:
     return int(fields[19])
 
 
-def launch(role: str, argv: list[str], env: dict[str, str], log: Path) -> ProcessRecord:
+def launch(
+    role: str, argv: list[str], env: dict[str, str], log: Path, *, cwd: Path | None = None
+) -> ProcessRecord:
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as output:
         process = subprocess.Popen(  # noqa: S603
             argv,
             env=env,
+            cwd=cwd,
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sparkstudio.jupyter.attachment import Attachment
+from sparkstudio.processes.places import Place
 
 State = dict[str, Any]
 
@@ -25,6 +26,7 @@ class SpawnRequest:
     secret: str  # the proxy presents it on every request; kernels use it to call back
     workdir: Path  # the server's own directory: config, kernel specs, logs, attachment
     contents_url: str  # where the workspace's files live: file://… or s3://…
+    place: Place  # where the server and its kernels run, as whom
     storage_options: dict[str, Any] = field(default_factory=dict)
     environment: dict[str, str] = field(default_factory=dict)  # for the server and its kernels
     attachment: Attachment = field(default_factory=Attachment)  # what kernels start with
@@ -40,7 +42,9 @@ class Spawner(ABC):
         """Start the server; returns once it is started (not necessarily answering).
 
         The state must hold ``url``: where the control plane reaches the server, ending
-        with ``request.base_url``. Raises if it cannot start (having stopped what it began).
+        with ``request.base_url`` (``http://…`` or ``unix:<socket>#<base_url>``, see
+        :mod:`sparkstudio.processes.reach`). Raises if it cannot start (having stopped what
+        it began).
         """
 
     @abstractmethod

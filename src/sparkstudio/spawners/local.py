@@ -1,19 +1,19 @@
-"""The ``local`` spawner: each workspace server is a process on this host.
+"""The ``local`` spawner: each workspace server is a process on this host, in its place.
 
 The server is JupyterLab on jupyter_server, configured through a config file of its
 own (``<workdir>/config``) so that nothing secret appears on a command line: it
-listens on loopback, serves under the control plane's path for the workspace, keeps
-files in the object store through :mod:`sparkstudio.jupyter.contents`, trusts only
-the control plane's proxy (:mod:`sparkstudio.jupyter.identity`) and offers the
-sparkstudio kernels.
+listens on its place's loopback, serves under the control plane's path for the
+workspace, keeps files in the object store through :mod:`sparkstudio.jupyter.contents`,
+trusts only the control plane's proxy (:mod:`sparkstudio.jupyter.identity`) and offers
+the sparkstudio kernels. In sandbox mode the place is its owner's sandbox in the studio's
+network namespace: the server, its kernels and terminals see the workspace's own files
+and nothing else of the host.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,7 +21,8 @@ from urllib.parse import urlsplit
 from sparkstudio.jupyter.attachment import ATTACHMENT_FILE_ENV, write_attachment
 from sparkstudio.jupyter.identity import SECRET_ENV
 from sparkstudio.jupyter.kernelspecs import write_kernelspecs
-from sparkstudio.settings import without_settings
+from sparkstudio.processes.places import Place
+from sparkstudio.processes.reach import server_url
 from sparkstudio.spark import processes
 from sparkstudio.spark.processes import ProcessRecord
 from sparkstudio.spawners.base import Spawner, SpawnRequest, State
@@ -91,18 +92,14 @@ def write_page_config(config_dir: Path) -> None:
     (folder / "page_config.json").write_text(json.dumps(page_config, indent=1))
 
 
-def server_environment(base: Mapping[str, str], request: SpawnRequest) -> dict[str, str]:
-    """The environment of the workspace server, which its kernels inherit.
-
-    Notebook code reads its kernel's environment, so the control plane's own
-    ``SPARKSTUDIO_*`` variables are left out of ``base``; the rest (PATH, HOME,
-    JAVA_HOME, the AWS_* credentials the s3 contents store uses...) is kept. What the
-    server and kernels need of the control plane comes in ``request.environment`` and
-    the variables set here.
+def server_environment(request: SpawnRequest) -> dict[str, str]:
+    """What the workspace server (and so its kernels) is told, besides what its place
+    gives every process (PATH, the locale): never the control plane's own environment.
+    What the server and kernels need of the control plane comes in
+    ``request.environment`` and the variables set here.
     """
     workdir = request.workdir
-    env = without_settings(base)
-    env.update(request.environment)
+    env = dict(request.environment)
     env.update(
         {
             "JUPYTER_CONFIG_DIR": str(workdir / "config"),
@@ -113,7 +110,6 @@ def server_environment(base: Mapping[str, str], request: SpawnRequest) -> dict[s
             SECRET_ENV: request.secret,
         }
     )
-    env.pop("JUPYTER_TOKEN", None)  # the server trusts the proxy's secret, not a token
     return env
 
 
@@ -121,20 +117,29 @@ class LocalSpawner(Spawner):
     name = "local"
 
     def start(self, request: SpawnRequest) -> State:
-        workdir = request.workdir
-        for sub in ("config", "data", "runtime", "root", "logs"):
-            (workdir / sub).mkdir(parents=True, exist_ok=True)
-        local_root(request).mkdir(parents=True, exist_ok=True)
-        port = processes.free_port(HOST)
+        workdir, place = request.workdir, request.place
+        subfolders = [workdir / sub for sub in ("config", "data", "runtime", "root", "logs")]
+        place.own(workdir, *subfolders)
+        root = local_root(request)
+        if not root.exists():
+            place.own(root)
+        port = place.free_port()
         config_file = workdir / "config" / "jupyter_server_config.json"
         config_file.write_text(json.dumps(server_config(request, port), indent=1))
         write_kernelspecs(workdir / "data")
         write_page_config(workdir / "config")
         write_attachment(request.attachment, workdir / "attachment.json")
-        env = server_environment(os.environ, request)
+        _give_tree(place, workdir)
         argv = [sys.executable, "-m", "sparkstudio.jupyter.launch", f"--config={config_file}"]
-        record = processes.launch("workspace-server", argv, env, workdir / "logs" / "server.log")
-        url = f"http://{HOST}:{port}{request.base_url}"
+        record = place.launch(
+            "workspace-server",
+            argv,
+            server_environment(request),
+            workdir / "logs" / "server.log",
+            writable=[workdir, root],
+            cwd=root,
+        )
+        url = server_url(place.reach(port).http_url, request.base_url)
         return {"url": url, "process": record.to_json(), "secret": request.secret}
 
     def alive(self, state: State) -> bool:
@@ -147,3 +152,11 @@ class LocalSpawner(Spawner):
     @staticmethod
     def log_file(state: State) -> Path:
         return Path(state["process"]["log"])
+
+
+def _give_tree(place: Place, folder: Path) -> None:
+    """Everything the control plane wrote into the server's folder becomes the server's."""
+    place.give(folder)
+    for path in folder.rglob("*"):
+        if not path.is_symlink():
+            place.give(path)

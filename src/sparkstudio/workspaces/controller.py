@@ -10,11 +10,12 @@ between READY and ATTACHED.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -24,9 +25,11 @@ from sparkstudio import lifecycle
 from sparkstudio.db.base import utcnow
 from sparkstudio.db.models import Cluster, Studio, Workspace
 from sparkstudio.db.session import Database
-from sparkstudio.jupyter.agent import WORKSPACE_ENV
+from sparkstudio.jupyter.agent import API_URL_ENV, WORKSPACE_ENV
 from sparkstudio.jupyter.attachment import Attachment
 from sparkstudio.lifecycle import WORKSPACE, Reason, WorkspaceStatus
+from sparkstudio.processes.isolation import Isolation
+from sparkstudio.processes.places import Place
 from sparkstudio.services import workspace_servers as servers
 from sparkstudio.services.clusters import USABLE
 from sparkstudio.settings import Settings
@@ -49,6 +52,7 @@ _W = WorkspaceStatus
 class _Snapshot:
     id: str
     studio_id: str
+    owner_id: str
     status: str
     target: str
     server_state: State | None
@@ -70,6 +74,7 @@ class _Snapshot:
         return cls(
             id=workspace.id,
             studio_id=workspace.studio_id,
+            owner_id=workspace.owner_id,
             status=workspace.status,
             target=workspace.target,
             server_state=dict(workspace.server_state) if workspace.server_state else None,
@@ -93,10 +98,10 @@ class WorkspaceController:
         settings: Settings,
         database: Database,
         spawners: Callable[[str], Spawner],
-        environment: Callable[[], dict[str, str]],
+        isolation: Isolation,
     ) -> None:
         self.settings, self.database = settings, database
-        self.spawners, self.environment = spawners, environment
+        self.spawners, self.isolation = spawners, isolation
         self._unpushed: set[str] = set()  # servers that missed an attachment change
 
     @property
@@ -140,17 +145,22 @@ class WorkspaceController:
                     db, WORKSPACE, workspace, _W.STARTING, Reason("STARTING", "starting"), ACTOR
                 )
             attachment = servers.attachment_of(db, workspace)
-        request = SpawnRequest(
-            workspace_id=snap.id,
-            base_url=f"/workspaces/{snap.id}/",
-            secret=secrets.token_urlsafe(32),
-            workdir=self.settings.workspaces_dir / snap.id,
-            contents_url=servers.contents_url(snap.storage_location, snap.id),
-            storage_options=servers.storage_options(self.settings, snap.storage_location),
-            environment={**self.environment(), WORKSPACE_ENV: snap.id},
-            attachment=attachment,
-        )
         try:
+            place = self.isolation.user_place(snap.studio_id, snap.owner_id)
+            self.isolation.workspace_storage(
+                snap.studio_id, snap.owner_id, snap.storage_location, snap.id
+            )
+            request = SpawnRequest(
+                workspace_id=snap.id,
+                base_url=f"/workspaces/{snap.id}/",
+                secret=secrets.token_urlsafe(32),
+                workdir=self.settings.workspaces_dir / snap.id,
+                contents_url=servers.contents_url(snap.storage_location, snap.id),
+                place=place,
+                storage_options=servers.storage_options(self.settings, snap.storage_location),
+                environment=self._environment(snap, place),
+                attachment=_for_place(attachment, place),
+            )
             state = spawner.start(request)
         except Exception as error:
             log.warning("workspace %s failed to start: %s", snap.id, error)
@@ -160,6 +170,15 @@ class WorkspaceController:
             workspace.server_url = spawner.url(state)
             workspace.started_at = utcnow()
         return STARTING_POLL_SECONDS
+
+    @staticmethod
+    def _environment(snap: _Snapshot, place: Place) -> dict[str, str]:
+        """What the server and its kernels are told: where the platform is for them, and,
+        for an object store, the credentials its contents manager uses."""
+        env = {API_URL_ENV: place.egress.api_url, WORKSPACE_ENV: snap.id}
+        if snap.storage_location.startswith("s3://"):
+            env.update({k: v for k, v in os.environ.items() if k.startswith("AWS_")})
+        return env
 
     def _fail(self, snap: _Snapshot, code: str, message: str) -> float | None:
         """Give up starting: stopped, with the reason (the next open tries again)."""
@@ -252,10 +271,15 @@ class WorkspaceController:
         with self.database.session(write=False) as db:
             workspace = db.get(Workspace, workspace_id)
             state = dict(workspace.server_state) if workspace and workspace.server_state else None
+            studio_id = workspace.studio_id if workspace else ""
+            owner_id = workspace.owner_id if workspace else ""
         if state is None:
             return False
         try:
-            server_api.push_attachment(self.spawner.url(state), state["secret"], attachment)
+            place = self.isolation.user_place(studio_id, owner_id)
+            server_api.push_attachment(
+                self.spawner.url(state), state["secret"], _for_place(attachment, place)
+            )
         except Exception as error:
             log.warning("could not tell workspace %s its attachment: %s", workspace_id, error)
             self._unpushed.add(workspace_id)
@@ -287,3 +311,11 @@ class WorkspaceController:
     def _to(db: Session, workspace: Workspace, status: str, reason: Reason) -> None:
         if status != workspace.status:
             lifecycle.transition(db, WORKSPACE, workspace, status, reason, ACTOR)
+
+
+def _for_place(attachment: Attachment, place: Place) -> Attachment:
+    """The attachment as kernels in ``place`` use it: through the platform's Connect front
+    (each kernel asks for a token of its own user)."""
+    if not attachment.attached:
+        return attachment
+    return replace(attachment, connect_url=place.egress.connect_url)

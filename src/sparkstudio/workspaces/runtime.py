@@ -12,8 +12,8 @@ from sqlalchemy import or_, select
 from sparkstudio.db.models import Workspace
 from sparkstudio.db.session import Database
 from sparkstudio.errors import Unavailable
-from sparkstudio.jupyter.agent import API_URL_ENV
 from sparkstudio.jupyter.attachment import Attachment
+from sparkstudio.processes.isolation import Isolation
 from sparkstudio.reconcile import Reconciler
 from sparkstudio.services.workspace_servers import TARGET_RUNNING
 from sparkstudio.settings import Settings
@@ -22,16 +22,19 @@ from sparkstudio.workspaces.controller import WorkspaceController
 
 
 class WorkspaceRuntime:
-    def __init__(self, settings: Settings, database: Database, public_url: str) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        public_url: str,
+        isolation: Isolation | None = None,
+    ) -> None:
         self.settings, self.database = settings, database
         self.public_url = public_url.rstrip("/")
-        self.controller = WorkspaceController(settings, database, load_spawner, self.environment)
+        self.isolation = isolation or Isolation(settings)
+        self.controller = WorkspaceController(settings, database, load_spawner, self.isolation)
         self.reconciler = Reconciler("workspaces", self.controller.handle)
         self._started = False
-
-    def environment(self) -> dict[str, str]:
-        """What every workspace server and its kernels are told about the control plane."""
-        return {API_URL_ENV: f"{self.public_url}/api/v1"}
 
     def start(self) -> None:
         self.reconciler.start()

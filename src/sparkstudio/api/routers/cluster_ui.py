@@ -4,7 +4,9 @@ Spark builds its links from the ``X-Forwarded-Context`` header, so pages served 
 ``…/clusters/{id}/ui/`` link back under the same prefix and every request passes
 through the control plane's authentication and authorization (cookie or bearer token).
 The history server serves every cluster's application: only this cluster's pages (and
-the shared static assets) are reachable through this cluster's route.
+the shared static assets) are reachable through this cluster's route. Paths pass the one
+proxy path rule (:mod:`sparkstudio.api.proxy_paths`) before anything is decided on them,
+and the upstream address is built from the cluster's record, never from the request.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from fastapi.responses import RedirectResponse, Response
 
 from sparkstudio.api.deps import Authorized, Db, Runtime, requires
 from sparkstudio.api.errors import ERROR_RESPONSES
+from sparkstudio.api.proxy_paths import BadProxyPath, checked_proxy_path, upstream_path
 from sparkstudio.auth.actions import Action
-from sparkstudio.errors import Conflict, NotFound, Unavailable
+from sparkstudio.errors import BadRequest, Conflict, NotFound, Unavailable
 from sparkstudio.lifecycle import CLUSTER_ENDED
+from sparkstudio.processes.reach import async_client
 from sparkstudio.services import clusters as service
 
 router = APIRouter(
@@ -67,10 +71,21 @@ def proxied_cluster(
 Cluster = Annotated[Proxied, Depends(proxied_cluster)]
 
 
-async def _forward(request: Request, upstream: str, context: str) -> Response:
-    headers = {"X-Forwarded-Context": context, "Accept": request.headers.get("accept", "*/*")}
+def _remainder(request: Request, route_prefix: str) -> str:
+    """The checked path after ``route_prefix`` (``…/ui/``, ``…/history/``)."""
+    raw: bytes = request.scope.get("raw_path") or request.url.path.encode()
     try:
-        async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+        return checked_proxy_path(raw, route_prefix)
+    except BadProxyPath as error:
+        raise BadRequest(f"no such page: {error}", reason="BadPath") from None
+
+
+async def _forward(request: Request, reach_url: str, remainder: str, context: str) -> Response:
+    headers = {"X-Forwarded-Context": context, "Accept": request.headers.get("accept", "*/*")}
+    base, client = async_client(reach_url, TIMEOUT)
+    upstream = f"{base}/{upstream_path(remainder)}"
+    try:
+        async with client:
             for _ in range(SELF_REDIRECTS):
                 answer = await client.get(upstream, params=request.query_params, headers=headers)
                 # The history server answers the first request for an application with a
@@ -107,7 +122,8 @@ async def spark_ui(
         )
     if not cluster.ui_url:
         raise Conflict(f"cluster {cluster_id} has no Spark UI yet", reason="InvalidState")
-    return await _forward(request, f"{cluster.ui_url}/{path}", f"{cluster.prefix}/ui")
+    remainder = _remainder(request, f"{cluster.prefix}/ui/")
+    return await _forward(request, cluster.ui_url, remainder, f"{cluster.prefix}/ui")
 
 
 @router.get("/history/{path:path}", openapi_extra=requires(Action.CLUSTER_VIEW_UI))
@@ -127,12 +143,14 @@ async def spark_history(
             f"cluster {cluster_id} has not started its Spark application yet", reason="InvalidState"
         )
     app = cluster.app_id
-    if path == "":
+    remainder = _remainder(request, f"{cluster.prefix}/history/")
+    if remainder == "":
         return RedirectResponse(f"{cluster.prefix}/history/history/{app}/jobs/")
     allowed = (f"history/{app}/", f"api/v1/applications/{app}/", "static/")
-    if not (path.startswith(allowed) or path in (f"history/{app}", f"api/v1/applications/{app}")):
-        raise NotFound(f"no page {path} of cluster {cluster_id} in the history server")
+    exact = (f"history/{app}", f"api/v1/applications/{app}")
+    if not (remainder.startswith(allowed) or remainder in exact):
+        raise NotFound(f"no page {remainder} of cluster {cluster_id} in the history server")
     history = runtime.history
     base = await run_in_threadpool(history.url)  # starts it when it is not running
     await run_in_threadpool(history.wait_ready)
-    return await _forward(request, f"{base}/{path}", f"{cluster.prefix}/history")
+    return await _forward(request, base, remainder, f"{cluster.prefix}/history")

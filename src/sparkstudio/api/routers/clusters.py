@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -27,6 +28,7 @@ from sparkstudio.schemas.common import Limit, Name, Page, PageToken
 from sparkstudio.schemas.events import EventPublic
 from sparkstudio.services import clusters as service
 from sparkstudio.services import events as event_service
+from sparkstudio.services.connect_access import mint_for_user
 from sparkstudio.services.usage import usage_report
 
 router = APIRouter(prefix="/studios/{studio_id}", tags=["clusters"], responses=ERROR_RESPONSES)
@@ -163,11 +165,22 @@ def scale_cluster(
 
 @router.get("/clusters/{cluster_id}/connection", openapi_extra=requires(Action.CLUSTER_CONNECT))
 def cluster_connection(
-    studio_id: str, cluster_id: str, access: Authorized, db: Db
+    studio_id: str,
+    cluster_id: str,
+    access: Authorized,
+    db: Db,
+    settings: AppSettings,
+    runtime: Runtime,
 ) -> ClusterConnection:
-    """The Spark Connect URL with the cluster's token, for ``SparkSession.builder.remote``."""
+    """A Spark Connect URL for ``SparkSession.builder.remote``: the platform's front, with
+    a short-lived token of yours (the session it opens is yours and goes on)."""
     cluster = service.get_cluster_or_404(db, access.require_studio(), cluster_id)
-    return service.connection(cluster, access.principal)
+    principal = access.principal
+    now = time.time()
+    token = mint_for_user(settings, principal.name, principal.user_id, cluster.id, now=now)
+    expires = datetime.fromtimestamp(now + settings.connect_token_minutes * 60, tz=UTC)
+    front = runtime.isolation.public_connect_url
+    return service.connection(cluster, principal, front, token, expires)
 
 
 @router.get("/clusters/{cluster_id}/events", openapi_extra=requires(Action.CLUSTER_DESCRIBE))

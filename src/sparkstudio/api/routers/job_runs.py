@@ -19,7 +19,9 @@ from sparkstudio.api.deps import (
     requires,
 )
 from sparkstudio.api.errors import ERROR_RESPONSES
-from sparkstudio.auth.actions import Action
+from sparkstudio.auth.actions import Action, studio_resource
+from sparkstudio.auth.identity import grants_in_studio
+from sparkstudio.auth.policy import Decision, decide
 from sparkstudio.db.models import Application, JobRun
 from sparkstudio.errors import Conflict
 from sparkstudio.lifecycle import JOB_RUN, JobRunStatus
@@ -109,8 +111,10 @@ def list_job_runs(
         datetime | None, Query(description="Only runs submitted at or before this time.")
     ] = None,
 ) -> Page[JobRunPublic]:
-    """The application's runs, oldest first."""
-    return service.list_job_runs(
+    """The application's runs, oldest first. A run you may not describe (a session
+    policy denies job-run:Describe on it) comes as a summary: no driver, configuration or
+    log location."""
+    page = service.list_job_runs(
         db,
         _application(db, access, application_id),
         limit=limit,
@@ -119,6 +123,21 @@ def list_job_runs(
         created_after=created_after,
         created_before=created_before,
     )
+    studio = access.require_studio()
+    principal = access.principal
+    grants = grants_in_studio(db, principal, studio.id)
+
+    def describable(run: JobRunPublic) -> bool:
+        decision = decide(
+            Action.JOB_RUN_DESCRIBE,
+            is_platform_admin=principal.is_platform_admin,
+            grants=grants,
+            resource=studio_resource(studio.id, "job-run", run.id),
+        )
+        return decision is Decision.ALLOW
+
+    page.items = [run if describable(run) else service.summary(run) for run in page.items]
+    return page
 
 
 @router.get("/{job_run_id}", openapi_extra=requires(Action.JOB_RUN_DESCRIBE))

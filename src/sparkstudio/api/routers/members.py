@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from sparkstudio.api.deps import Authorized, Db, requires
+from sparkstudio.api.deps import AppSettings, Authorized, Db, Runtime, requires
 from sparkstudio.api.errors import ERROR_RESPONSES
 from sparkstudio.auth.actions import Action
 from sparkstudio.schemas.common import Limit, Page, PageToken
@@ -15,8 +15,19 @@ router = APIRouter(
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, openapi_extra=requires(Action.MEMBER_CREATE))
-def create_member(studio_id: str, body: MemberCreate, access: Authorized, db: Db) -> MemberPublic:
-    """Map a user or a group to the studio with a role and an optional session policy."""
+def create_member(
+    studio_id: str,
+    body: MemberCreate,
+    access: Authorized,
+    db: Db,
+    settings: AppSettings,
+    runtime: Runtime,
+) -> MemberPublic:
+    """Map a user or a group to the studio with a role and an optional session policy.
+
+    In single-user mode a second person is refused unless the operator acknowledged it."""
+    if not runtime.isolation.sandboxed and not settings.single_user_acknowledged:
+        service.check_single_user(db, body)
     membership = service.create_member(db, access.require_studio(), body)
     db.commit()
     return service.member_public(membership)

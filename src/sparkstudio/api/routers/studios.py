@@ -47,7 +47,7 @@ def describe_studio(studio_id: str, access: Authorized) -> StudioPublic:
 def update_studio(
     studio_id: str, body: StudioUpdate, access: Authorized, db: Db, settings: AppSettings
 ) -> StudioPublic:
-    studio = service.update_studio(db, access.require_studio(), body, settings)
+    studio = service.update_studio(db, access.require_studio(), body, settings, access.principal)
     db.commit()
     return service.studio_public(studio)
 

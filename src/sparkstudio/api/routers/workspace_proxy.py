@@ -10,6 +10,11 @@ opened with the cookie must come from this origin.
 
 A stopped workspace starts on the next open: pages answer with a short "starting" page
 that reloads itself, API calls with 503 and ``Retry-After``.
+
+Every path passes the one proxy path rule (:mod:`sparkstudio.api.proxy_paths`) before it
+is authorized or looked at, and is forwarded segment by segment as checked. A WebSocket
+stays open only while its credentials do: revoking the token (or disabling the user)
+closes it within the auth cache's lifetime.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -27,20 +34,22 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 from starlette.background import BackgroundTask
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocketDisconnect
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection, connect, unix_connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
 
 from sparkstudio.api.audit_note import note_decision, note_of, note_principal, note_refusal
 from sparkstudio.api.cookies import SESSION_COOKIE
 from sparkstudio.api.deps import get_auth_cache
+from sparkstudio.api.proxy_paths import BadProxyPath, checked_proxy_path, upstream_path
 from sparkstudio.auth.actions import Action, studio_resource
 from sparkstudio.auth.identity import Principal, grants_in_studio, load_principal
 from sparkstudio.auth.policy import Decision, decide
 from sparkstudio.db.models import Workspace
 from sparkstudio.db.session import Database
-from sparkstudio.errors import Forbidden, NotFound, StudioError, Unauthenticated
+from sparkstudio.errors import BadRequest, Forbidden, NotFound, StudioError, Unauthenticated
 from sparkstudio.jupyter.identity import SECRET_HEADER, USER_HEADER
+from sparkstudio.processes.reach import UNIX, base_and_transport, split_server_url
 from sparkstudio.services import workspace_servers as servers
 from sparkstudio.workspaces.runtime import WorkspaceRuntime
 
@@ -73,14 +82,16 @@ _WS_HANDSHAKE = frozenset(
     | {"sec-websocket-protocol", "origin"}
 )
 RETRY_SECONDS = 1
+RECHECK_SECONDS = 2.0  # how often an open WebSocket's credentials are checked again
 TIMEOUT = httpx.Timeout(300.0, connect=5.0)  # uploads and long contents calls
 
 
 @dataclass(frozen=True)
 class Upstream:
-    url: str  # the server's base URL, ending in /workspaces/<id>/
+    url: str  # the server's URL under its base path (see processes.reach.server_url)
     secret: str
     user: str
+    presented: str  # the credentials the request came with (re-checked on WebSockets)
 
 
 class NotRunning(Exception):
@@ -113,8 +124,11 @@ def _check_browser_request(conn: HTTPConnection, method: str, websocket: bool) -
             raise Forbidden(f"'{XSRF_HEADER}' must repeat the '{XSRF_COOKIE}' cookie")
 
 
-def _resolve(conn: HTTPConnection, workspace_id: str, method: str, websocket: bool) -> Upstream:
-    """Who is asking, whether they may open the workspace, and where its server is."""
+def _resolve(
+    conn: HTTPConnection, workspace_id: str, method: str, websocket: bool, *, start: bool = True
+) -> Upstream:
+    """Who is asking, whether they may open the workspace, and where its server is
+    (a stopped one is asked to start, with ``start``)."""
     presented, from_cookie = _credentials(conn)
     if presented is None:
         raise Unauthenticated("log in first (or send 'Authorization: Bearer <token>')")
@@ -152,8 +166,10 @@ def _resolve(conn: HTTPConnection, workspace_id: str, method: str, websocket: bo
         serving = workspace.status in servers.RUNNING and state is not None
         if serving and workspace.target == servers.TARGET_RUNNING:
             assert state is not None
-            return Upstream(workspace.server_url, str(state["secret"]), principal.name)
+            return Upstream(workspace.server_url, str(state["secret"]), principal.name, presented)
         status = workspace.status
+    if not start:
+        raise NotRunning(workspace_id, status)
     with database.transaction() as writer:
         fresh = writer.get(Workspace, workspace_id)
         changed = fresh is not None and servers.request_start(fresh)
@@ -202,14 +218,31 @@ def _forwarded_headers(conn: HTTPConnection, upstream: Upstream) -> dict[str, st
     return headers
 
 
-def _client(request: Request) -> httpx.AsyncClient:
-    """One pooled client per control plane: a new connection per request costs more
-    than the proxying itself."""
-    client: httpx.AsyncClient | None = getattr(request.app.state, "workspace_proxy_client", None)
-    if client is None:
-        client = httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False)
-        request.app.state.workspace_proxy_client = client
-    return client
+def _client(request: Request, reach: str) -> tuple[str, httpx.AsyncClient]:
+    """A pooled client per way of reaching servers (TCP, or one bridge socket per
+    server): a new connection per request costs more than the proxying itself."""
+    clients: dict[str, tuple[str, httpx.AsyncClient]] | None = getattr(
+        request.app.state, "workspace_proxy_clients", None
+    )
+    if clients is None:
+        clients = {}
+        request.app.state.workspace_proxy_clients = clients
+    key = reach if reach.startswith(UNIX) else "tcp"
+    if key not in clients:
+        base, transport = base_and_transport(reach)
+        client = httpx.AsyncClient(transport=transport, timeout=TIMEOUT, follow_redirects=False)
+        clients[key] = (base if key != "tcp" else "", client)
+    base, client = clients[key]
+    return (base or reach), client
+
+
+def _remainder(conn: HTTPConnection, workspace_id: str) -> str:
+    """The request's path after the workspace's prefix, checked (see proxy_paths)."""
+    raw: bytes = conn.scope.get("raw_path") or conn.url.path.encode()
+    try:
+        return checked_proxy_path(raw, f"{PREFIX.format(workspace_id=workspace_id)}/")
+    except BadProxyPath as error:
+        raise BadRequest(f"no such path: {error}", reason="BadPath") from None
 
 
 @router.api_route(PREFIX, methods=_METHODS)
@@ -217,19 +250,21 @@ def _client(request: Request) -> httpx.AsyncClient:
 async def proxy_http(request: Request, workspace_id: str, path: str = "") -> Response:
     method = request.method
     try:
+        remainder = _remainder(request, workspace_id)
         upstream = await run_in_threadpool(_resolve, request, workspace_id, method, False)
     except NotRunning as stopped:
         return _starting(request, stopped)
     except StudioError as error:
         _note_if_denied(request, error)
         return _error(error)
-    if method not in _SAFE_METHODS and _is_attachment(path):
+    if method not in _SAFE_METHODS and _is_attachment(remainder):
         refused = Forbidden("attach through the studio: PUT …/workspaces/{id}/attachment")
         _note_if_denied(request, refused)
         return _error(refused)
-    url = upstream.url + path
+    reach, base_path = split_server_url(upstream.url)
+    base, client = _client(request, reach)
+    url = f"{base}{base_path}{upstream_path(remainder)}"
     body = await request.body()
-    client = _client(request)
     outgoing = client.build_request(
         method,
         url,
@@ -255,48 +290,77 @@ async def proxy_http(request: Request, workspace_id: str, path: str = "") -> Res
     return response
 
 
-def _is_attachment(path: str) -> bool:
-    return path.rstrip("/").endswith("sparkstudio/attachment")
+def _is_attachment(remainder: str) -> bool:
+    return remainder.rstrip("/").endswith("sparkstudio/attachment")
 
 
 @router.websocket(PREFIX + "/{path:path}")
 async def proxy_websocket(websocket: WebSocket, workspace_id: str, path: str) -> None:
     try:
+        remainder = _remainder(websocket, workspace_id)
         upstream = await run_in_threadpool(_resolve, websocket, workspace_id, "GET", True)
     except (StudioError, NotRunning) as error:
         if isinstance(error, StudioError):
             _note_if_denied(websocket, error)
         await websocket.close(code=1008)  # before accept: the handshake is refused (403)
         return
-    target = "ws" + upstream.url.removeprefix("http") + path
+    reach, base_path = split_server_url(upstream.url)
+    location = f"{base_path}{upstream_path(remainder)}"
     if websocket.url.query:
-        target += "?" + websocket.url.query
+        location += "?" + websocket.url.query
     headers = {
         k: v
         for k, v in _forwarded_headers(websocket, upstream).items()
         if k.lower() not in _WS_HANDSHAKE
     }
     offered = [Subprotocol(p) for p in websocket.scope.get("subprotocols", [])]
+    options: dict[str, Any] = {
+        "additional_headers": headers,
+        "subprotocols": offered or None,
+        "max_size": None,
+        "ping_interval": None,  # jupyter pings its clients itself
+        "compression": None,
+        "open_timeout": 15,
+    }
     try:
-        server = await connect(
-            target,
-            additional_headers=headers,
-            subprotocols=offered or None,
-            max_size=None,
-            ping_interval=None,  # jupyter pings its clients itself
-            compression=None,
-            open_timeout=15,
-        )
+        if reach.startswith(UNIX):
+            server = await unix_connect(
+                reach.removeprefix(UNIX), f"ws://localhost{location}", **options
+            )
+        else:
+            server = await connect("ws" + reach.removeprefix("http") + location, **options)
     except (OSError, InvalidStatus, TimeoutError):
         await websocket.close(code=1011)
         return
     async with server:
         await websocket.accept(subprotocol=server.subprotocol)
-        await _pump(websocket, server)
+        await _pump(websocket, server, _still_allowed(websocket, workspace_id, upstream))
 
 
-async def _pump(browser: WebSocket, server: ClientConnection) -> None:
-    """Relay messages both ways until either side closes, then close the other."""
+def _still_allowed(
+    websocket: WebSocket, workspace_id: str, upstream: Upstream
+) -> Callable[[], Awaitable[bool]]:
+    """Whether the WebSocket's credentials still open the workspace (the token is not
+    revoked, the user not disabled, the share not withdrawn)."""
+
+    def check() -> bool:
+        try:
+            again = _resolve(websocket, workspace_id, "GET", True, start=False)
+        except (StudioError, NotRunning):
+            return False
+        return again.presented == upstream.presented
+
+    async def allowed() -> bool:
+        return await run_in_threadpool(check)
+
+    return allowed
+
+
+async def _pump(
+    browser: WebSocket, server: ClientConnection, allowed: Callable[[], Awaitable[bool]]
+) -> None:
+    """Relay messages both ways until either side closes (or the credentials stop
+    opening the workspace), then close the other."""
 
     async def from_browser() -> None:
         while True:
@@ -315,7 +379,17 @@ async def _pump(browser: WebSocket, server: ClientConnection) -> None:
             else:
                 await browser.send_text(data)
 
-    tasks = [asyncio.ensure_future(from_browser()), asyncio.ensure_future(from_server())]
+    async def watch_credentials() -> None:
+        while True:
+            await asyncio.sleep(RECHECK_SECONDS)
+            if not await allowed():
+                return
+
+    tasks = [
+        asyncio.ensure_future(from_browser()),
+        asyncio.ensure_future(from_server()),
+        asyncio.ensure_future(watch_credentials()),
+    ]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:

@@ -6,12 +6,14 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 from fastapi.concurrency import run_in_threadpool
 
-from sparkstudio.api.deps import AppSettings, Authorized, Db, Workspaces, requires
+from sparkstudio.api.deps import AppSettings, Authorized, Db, Runtime, Workspaces, requires
 from sparkstudio.api.errors import ERROR_RESPONSES
 from sparkstudio.auth.actions import Action
 from sparkstudio.db.models import Workspace
 from sparkstudio.errors import Conflict, Invalid
+from sparkstudio.ids import new_id
 from sparkstudio.lifecycle import WORKSPACE, Reason, WorkspaceStatus
+from sparkstudio.rules.git_urls import check_git_url
 from sparkstudio.schemas.common import ID_PATTERN, ID_RULE, Limit, Name, Page, PageToken
 from sparkstudio.schemas.events import EventPublic
 from sparkstudio.schemas.workspaces import (
@@ -30,6 +32,7 @@ from sparkstudio.services import events as event_service
 from sparkstudio.services import workspace_repos as repos
 from sparkstudio.services import workspace_servers as servers
 from sparkstudio.services import workspaces as service
+from sparkstudio.services.user_locations import studio_roots
 from sparkstudio.storage import stores
 from sparkstudio.workspaces import git
 
@@ -123,8 +126,11 @@ def describe_workspace(
 def update_workspace(
     studio_id: str, workspace_id: str, body: WorkspaceUpdate, access: Authorized, db: Db
 ) -> WorkspacePublic:
+    """Rename, retag, describe or change the idle timeout: the owner's or a studio
+    admin's to do (members it is shared with use it; they do not change it)."""
     studio = access.require_studio()
     workspace = service.get_workspace_or_404(db, studio, workspace_id)
+    servers.require_owner_or_admin(db, studio, workspace, access.principal)
     workspace = service.update_workspace(db, studio, workspace, body)
     db.commit()
     return service.workspace_public(workspace)
@@ -310,24 +316,35 @@ async def link_repo(
     access: Authorized,
     db: Db,
     settings: AppSettings,
+    runtime: Runtime,
 ) -> RepoPublic:
-    """Link a Git repository (at most three) and clone it into the workspace's files."""
+    """Link a Git repository (at most three) and clone it into the workspace's files.
+
+    https:// and ssh only (file:// inside the studio's locations); the platform keeps a
+    mirror and the working tree is checked out as the workspace's owner."""
     studio = access.require_studio()
     workspace = _used(access, db, workspace_id)
+    url = check_git_url(body.url, "url", allowed_file_roots=studio_roots(studio))
     name = repos.repo_name(body)
     repos.check_new(db, workspace, name)
-    tree = repos.working_root(studio, workspace) / name
+    root = repos.working_root(studio, workspace)
+    place = runtime.isolation.user_place(studio.id, workspace.owner_id)
+    runtime.isolation.workspace_storage(
+        studio.id, workspace.owner_id, studio.storage_location, workspace.id
+    )
+    repo_id = new_id("rp")
+    mirror = git.mirror_of(settings.home, repo_id)
     db.commit()  # no lock held while git runs
     given = (body.username, body.password.get_secret_value()) if body.password else None
     try:
-        await run_in_threadpool(git.clone, body.url, body.branch, tree, given)
+        await run_in_threadpool(git.clone, place, mirror, url, body.branch, root / name, given)
     except git.GitFailed as error:
         raise Invalid.field("url", f"cannot clone it: {error}") from None
     try:
-        repo = repos.record(db, settings.home, workspace, name, body)
+        repo = repos.record(db, settings.home, workspace, name, body, repo_id=repo_id, url=url)
         db.commit()
     except Exception:
-        shutil.rmtree(tree, ignore_errors=True)
+        shutil.rmtree(mirror, ignore_errors=True)
         raise
     return repos.repo_public(repo)
 
@@ -358,6 +375,7 @@ async def sync_repo(
     access: Authorized,
     db: Db,
     settings: AppSettings,
+    runtime: Runtime,
 ) -> GitOutput:
     """``pull`` (merge the remote branch) or ``push`` (the current branch to origin)."""
     studio = access.require_studio()
@@ -365,10 +383,13 @@ async def sync_repo(
     repo = repos.get_or_404(db, workspace, repo_name)
     tree = repos.working_root(studio, workspace) / repo.name
     given = repos.credentials(settings.home, repo)
+    place = runtime.isolation.user_place(studio.id, workspace.owner_id)
+    mirror = git.mirror_of(settings.home, repo.id)
+    url = repo.url
     db.commit()  # no lock held while git runs
     run = git.pull if operation == "pull" else git.push
     try:
-        output = await run_in_threadpool(run, tree, given)
+        output = await run_in_threadpool(run, place, mirror, tree, url, given)
     except git.GitFailed as error:
         raise Conflict(f"git {operation} failed: {error}", reason="GitFailed") from None
     return GitOutput(repo=repo.name, output=output)
