@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -23,18 +25,23 @@ JOB_FILE = "job.json"
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Replace ``path`` atomically: a reader never sees half of it."""
-    partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(data))
-    partial.replace(path)
+    """Replace ``path`` atomically: a reader never sees half of it. A fresh temporary file
+    and a rename: a link planted in the folder is replaced, never written through."""
+    descriptor, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(descriptor, "w") as out:
+        out.write(json.dumps(data))
+    os.replace(partial, path)
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
+    """The JSON at ``path`` — never through a link: runner folders are their identity's."""
     try:
-        data: dict[str, Any] = json.loads(path.read_text())
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        with os.fdopen(descriptor, "rb") as file:
+            data: dict[str, Any] = json.loads(file.read(1 << 20))
     except (OSError, ValueError):
         return None
-    return data
+    return data if isinstance(data, dict) else None
 
 
 def outcome(folder: Path, record: ProcessRecord | None) -> dict[str, Any] | None:

@@ -39,6 +39,7 @@ class LaunchRequest:
     workdir: Path  # logs and scratch space of this cluster
     event_log_dir: str  # a URI Spark writes event logs to (for the history server)
     place: Place  # where its processes run
+    log_dir: Path  # its processes' output: the platform's, out of the place's reach
     storage: Path | None = None  # the studio's file storage its processes may use
 
 

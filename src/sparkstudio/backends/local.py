@@ -79,8 +79,8 @@ class LocalBackend(Backend):
             with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
                 self.stop(json.loads(launched.read_text()), request.place)
         place = request.place
-        logs = request.workdir / "logs"
-        place.own(request.workdir, logs, request.workdir / "work", request.workdir / "scratch")
+        logs = request.log_dir
+        place.own(request.workdir, request.workdir / "work", request.workdir / "scratch")
         secrets_file = _write_secrets(request.workdir, place)
         master_port, master_ui = place.free_port(), place.free_port()
         master = place.launch(
@@ -122,6 +122,7 @@ class LocalBackend(Backend):
             "next_worker": 0,
             "cluster_id": request.cluster_id,
             "secrets_file": str(secrets_file),
+            "log_dir": str(logs),
             "writable": [str(path) for path in self._writable(request)],
         }
         try:
@@ -176,7 +177,7 @@ class LocalBackend(Backend):
                 SPARK_WORKER_OPTS=NO_KILL,
                 SPARK_LOCAL_DIRS=str(workdir / "scratch"),
             ),
-            workdir / "logs" / f"worker-{index}.log",
+            Path(state["log_dir"]) / f"worker-{index}.log",
             writable=[Path(path) for path in state["writable"]],
             cwd=workdir,
         )
@@ -222,7 +223,7 @@ class LocalBackend(Backend):
             "driver",
             argv,
             env,
-            request.workdir / "logs" / "driver.log",
+            request.log_dir / "driver.log",
             writable=self._writable(request),
             cwd=request.workdir,
         )
@@ -320,7 +321,7 @@ class LocalBackend(Backend):
             "warmup",
             [sys.executable, "-c", WARMUP_CODE],
             env,
-            workdir / "logs" / "warmup.log",
+            Path(state["log_dir"]) / "warmup.log",
             cwd=workdir,
         )
         state["warmup"], state["warmup_started"] = record.to_json(), time.time()
@@ -390,7 +391,8 @@ def _write_secrets(workdir: Path, place: Place) -> Path:
     """The cluster's spark.authenticate secret, readable by its identity only."""
     path = workdir / SECRETS_FILE
     lines = ["spark.authenticate true", f"spark.authenticate.secret {secrets.token_hex(32)}"]
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    path.unlink(missing_ok=True)  # the folder is the cluster's: never write through a link
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(descriptor, "w") as out:
         out.write("\n".join(lines) + "\n")
     place.give(path)

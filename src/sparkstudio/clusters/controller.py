@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
@@ -126,6 +127,9 @@ class ClusterController:
         self.backends, self.history, self.isolation = backends, history, isolation
         self._memory: dict[str, LookMemory] = {}
 
+    def log_dir(self, cluster_id: str) -> Path:
+        return self.settings.home / "logs" / "clusters" / cluster_id
+
     # -- the handler --------------------------------------------------------------------
 
     def handle(self, cluster_id: str) -> float | None:
@@ -176,6 +180,7 @@ class ClusterController:
             workdir=self.settings.clusters_dir / snap.id,
             event_log_dir=self.settings.event_log_dir.as_uri(),
             place=place,
+            log_dir=self.log_dir(snap.id),
             storage=self.isolation.studio_storage(snap.studio_id, snap.storage_location),
         )
         try:
@@ -229,7 +234,7 @@ class ClusterController:
                 outcome.terminate = Reason(
                     "BOOTSTRAP_TIMEOUT",
                     f"not usable {int(waited)} s after launch; the logs are in "
-                    f"{self.settings.clusters_dir / snap.id / 'logs'}",
+                    f"{self.log_dir(snap.id)}",
                 )
         self._apply(snap, backend, outcome)
         if outcome.terminate is not None:

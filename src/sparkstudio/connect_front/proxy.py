@@ -208,7 +208,11 @@ class ConnectFront:
                 "(sc://…/;token=…)",
             )
         if len(values) > 1 or not isinstance(values[0], str):
-            self._refuse(context, grpc.StatusCode.UNAUTHENTICATED, "one authorization please")
+            self._refuse(
+                context,
+                grpc.StatusCode.UNAUTHENTICATED,
+                "send one authorization metadata entry, not several",
+            )
         scheme, _, token = values[0].partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             self._refuse(

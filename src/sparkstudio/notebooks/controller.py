@@ -9,7 +9,6 @@ STOPPED on request or timeout. Outputs are written on every ending that ran.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import sys
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from sparkstudio import lifecycle, runners
 from sparkstudio.db.base import utcnow
-from sparkstudio.db.models import Application, Cluster, NotebookExecution, Studio
+from sparkstudio.db.models import Application, Cluster, NotebookExecution, Studio, User
 from sparkstudio.db.session import Database
 from sparkstudio.lifecycle import (
     CLUSTER_ENDED,
@@ -33,13 +32,14 @@ from sparkstudio.lifecycle import (
     NotebookExecutionStatus,
     Reason,
 )
+from sparkstudio.processes.isolation import Isolation
 from sparkstudio.runners import ExitWatcher, stop_runner
+from sparkstudio.services import user_locations
+from sparkstudio.services.connect_access import may_connect, mint_for_user
 from sparkstudio.services.notebook_executions import TARGET_STOPPED, notebook_source_url
-from sparkstudio.services.workspace_servers import storage_options
-from sparkstudio.settings import Settings, without_settings
-from sparkstudio.spark import processes
+from sparkstudio.services.workspace_servers import contents_url
+from sparkstudio.settings import Settings
 from sparkstudio.spark.processes import ProcessRecord
-from sparkstudio.storage.stores import Store, fetch_file
 
 log = logging.getLogger("sparkstudio.notebooks")
 
@@ -52,17 +52,25 @@ USABLE_CLUSTER = frozenset({ClusterStatus.RUNNING, ClusterStatus.WAITING})
 
 @dataclass(frozen=True)
 class _Target:
-    """A target ready to run on (a Connect URL and a name), or why not (yet)."""
+    """A target ready to run on (a Connect token of the execution's user and a name), or
+    why not (yet)."""
 
-    connect_url: str = ""
+    token: str = ""
     name: str = ""
     waiting: str = ""  # why it is not ready yet
     failed: str = ""  # why it never will be
 
 
 class ExecutionController:
-    def __init__(self, settings: Settings, database: Database, watcher: ExitWatcher) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        watcher: ExitWatcher,
+        isolation: Isolation,
+    ) -> None:
         self.settings, self.database, self.watcher = settings, database, watcher
+        self.isolation = isolation
 
     def handle(self, execution_id: str) -> float | None:
         for _ in range(4):  # START_PENDING → STARTING → RUNNING in one look when it can
@@ -121,6 +129,9 @@ class ExecutionController:
 
     def _target(self, execution: NotebookExecution) -> _Target:
         with self.database.session(write=False) as db:
+            user = db.scalars(select(User).where(User.name == execution.created_by)).first()
+            if user is None or user.disabled:
+                return _Target(failed=f"user {execution.created_by} is gone or disabled")
             if execution.target_kind == "CLUSTER":
                 cluster = db.get(Cluster, execution.target_id)
                 if cluster is None or cluster.status in CLUSTER_ENDED:
@@ -128,16 +139,19 @@ class ExecutionController:
                     return _Target(failed=f"cluster {execution.target_id} is {status}")
                 if cluster.status not in USABLE_CLUSTER or not cluster.state:
                     return _Target(waiting=f"cluster {cluster.name} is {cluster.status}")
-                url = f"{cluster.connect_url}/;token={cluster.state['token']}"
-                return _Target(connect_url=url, name=cluster.name)
+                refused = may_connect(db, user, cluster)
+                if refused is not None:
+                    return _Target(failed=refused)
+                token = mint_for_user(self.settings, user.name, user.id, cluster.id)
+                return _Target(token=token, name=cluster.name)
             app = db.get(Application, execution.target_id)
             if app is None or app.target != "STARTED":
                 status = app.status if app is not None else "gone"
                 return _Target(failed=f"application {execution.target_id} is {status}")
             if app.status != ApplicationStatus.STARTED or not app.state:
                 return _Target(waiting=f"application {app.name} is {app.status}")
-            url = f"{app.connect_url}/;token={app.state['token']}"
-            return _Target(connect_url=url, name=app.name)
+            token = mint_for_user(self.settings, user.name, user.id, app.id)
+            return _Target(token=token, name=app.name)
 
     def _start(self, execution: NotebookExecution) -> float | None:
         target = self._target(execution)
@@ -157,8 +171,9 @@ class ExecutionController:
                         ACTOR,
                     )
             return WAITING_POLL_SECONDS
+        place = self.isolation.studio_place(execution.studio_id)
         folder = self.folder(execution)
-        folder.mkdir(parents=True, exist_ok=True)
+        place.own(folder, folder / "input", folder / "output")
         name = (execution.notebook_path or execution.notebook_uri).rsplit("/", 1)[-1]
         local = folder / "input" / name
         try:
@@ -175,14 +190,15 @@ class ExecutionController:
             "user": execution.created_by,
             "target_id": execution.target_id,
             "target_name": target.name,
-            "connect_url": target.connect_url,
+            "connect_url": place.egress.connect_url,
+            "token": target.token,
         }
-        (folder / "output").mkdir(exist_ok=True)
         runners.write_json(folder / runners.JOB_FILE, job)
+        place.give(local, folder / runners.JOB_FILE)
         argv = [sys.executable, "-m", "sparkstudio.notebooks.runner", str(folder)]
         (folder / runners.EXIT_FILE).unlink(missing_ok=True)
-        environment = without_settings(os.environ)  # the notebook can read it
-        record = processes.launch("notebook", argv, environment, folder / "runner.log")
+        log = self.settings.home / "logs" / "notebook-executions" / f"{execution.id}.log"
+        record = place.launch("notebook", argv, {}, log, writable=[folder], cwd=folder)
         self.watcher.watch(execution.id, folder / runners.EXIT_FILE)
         with self._write(execution.id) as (db, row):
             row.state = {"runner": record.to_json(), "job": job}
@@ -192,11 +208,16 @@ class ExecutionController:
         return RUNNING_POLL_SECONDS
 
     def _fetch(self, execution: NotebookExecution, local: Path) -> None:
+        """The notebook, from the studio's locations or the workspace's files only."""
         with self.database.session(write=False) as db:
             studio = db.get(Studio, execution.studio_id)
             assert studio is not None
             url = notebook_source_url(studio, execution)
-        fetch_file(url, local, storage_options(self.settings, url))
+            if execution.workspace_id is not None:
+                roots = [contents_url(studio.storage_location, execution.workspace_id)]
+            else:
+                roots = user_locations.studio_roots(studio)
+        user_locations.fetch(self.settings, url, roots, local)
 
     # -- RUNNING --------------------------------------------------------------------------
 
@@ -230,15 +251,15 @@ class ExecutionController:
         job = (execution.state or {}).get("job", {})
         prefix = f"{execution.output_location}/{execution.id}"
         uris: dict[str, str] = {}
+        place = self.isolation.studio_place(execution.studio_id)
         try:
-            store = Store.open(prefix, storage_options(self.settings, prefix))
-            store.fs.makedirs(store.root, exist_ok=True)
+            roots = self._studio_roots(execution)
             for key, column in (("output", "output_notebook_uri"), ("html", "output_html_uri")):
                 local = Path(job.get(key, ""))
-                if job.get(key) and local.is_file():
-                    target = store.join(local.name)
-                    store.fs.put_file(str(local), target)
-                    uris[column] = f"{prefix}/{local.name}"
+                if job.get(key) and local.is_file() and not local.is_symlink():
+                    target = f"{prefix}/{local.name}"
+                    user_locations.put(self.settings, local, target, roots, place)
+                    uris[column] = target
         except (OSError, ValueError) as error:
             log.warning("execution %s: outputs not written to %s: %s", execution.id, prefix, error)
             return ""
@@ -247,6 +268,12 @@ class ExecutionController:
                 setattr(row, column, uri)
         shutil.rmtree(self.folder(execution), ignore_errors=True)
         return prefix
+
+    def _studio_roots(self, execution: NotebookExecution) -> list[str]:
+        with self.database.session(write=False) as db:
+            studio = db.get(Studio, execution.studio_id)
+            assert studio is not None
+            return user_locations.studio_roots(studio)
 
     # -- stop -----------------------------------------------------------------------------
 

@@ -39,6 +39,7 @@ def prepare_kernel(folder: Path, job: dict[str, Any]) -> None:
             cluster_id=job["target_id"],
             cluster_name=job["target_name"],
             connect_url=job["connect_url"],
+            token=job["token"],
         ),
         attachment,
     )

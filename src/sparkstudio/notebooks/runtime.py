@@ -15,6 +15,7 @@ from sparkstudio.db.base import utcnow
 from sparkstudio.db.session import Database
 from sparkstudio.notebooks.controller import ExecutionController
 from sparkstudio.notebooks.scheduler import Clock, ScheduleController
+from sparkstudio.processes.isolation import Isolation
 from sparkstudio.reconcile import Reconciler
 from sparkstudio.runners import ExitWatcher
 from sparkstudio.services.notebook_executions import live_execution_ids
@@ -29,12 +30,15 @@ class NotebookRuntime:
         database: Database,
         wake_application: Callable[[str], None],
         clock: Clock = utcnow,
+        *,
+        isolation: Isolation | None = None,
     ) -> None:
         """``clock`` tells the scheduler (and the API's schedule routes) the time."""
         self.settings, self.database, self.clock = settings, database, clock
         self.wake_application = wake_application
+        self.isolation = isolation or Isolation(settings)
         self.watcher = ExitWatcher(self.wake, interval=0.05)
-        self.controller = ExecutionController(settings, database, self.watcher)
+        self.controller = ExecutionController(settings, database, self.watcher, self.isolation)
         self.reconciler = Reconciler("notebook-executions", self.controller.handle)
         grace = timedelta(seconds=settings.schedule_grace_seconds)
         self.scheduler = ScheduleController(database, clock, grace, self.run_started)

@@ -78,7 +78,7 @@ class Bridges:
             if not self._started:
                 return
             self._started = False
-        self._call(self._close_all()).result(10)
+        asyncio.run_coroutine_threadsafe(self._close_all(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         shutil.rmtree(self.root, ignore_errors=True)
@@ -94,10 +94,12 @@ class Bridges:
     async def _close_all(self) -> None:
         for server in self._servers.values():
             server.close()
-        for server in self._servers.values():
-            with contextlib.suppress(Exception):
-                await server.wait_closed()
         self._servers.clear()
+        current = asyncio.current_task()
+        relays = [task for task in asyncio.all_tasks() if task is not current]
+        for task in relays:
+            task.cancel()
+        await asyncio.gather(*relays, return_exceptions=True)
 
     # -- bridges ------------------------------------------------------------------------
 

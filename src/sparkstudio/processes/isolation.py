@@ -97,6 +97,10 @@ class Isolation:
         """Where the Connect front and the API listen on the host (known once started);
         ``public_url`` is the control plane's address as users reach it."""
         parts = urlsplit(api_url)
+        if self.sandboxed:
+            # Every studio's drivers write their event logs here, none reads another's:
+            # anyone may add an entry, nobody may list them, each file is its writer's.
+            self.settings.event_log_dir.chmod(0o1733)
         self._front = HostTarget("127.0.0.1", front_port)
         host = parts.hostname or "127.0.0.1"
         self._api = HostTarget("127.0.0.1" if host in ("0.0.0.0", "::") else host, parts.port or 80)  # noqa: S104

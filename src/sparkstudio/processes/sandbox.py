@@ -146,7 +146,7 @@ class _Binds:
 
 def command(spec: SandboxSpec, argv: Sequence[str]) -> list[str]:
     """``argv`` wrapped to run in the sandbox ``spec`` describes."""
-    bwrap = ["bwrap", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+    bwrap = ["bwrap", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
     bwrap += ["--hostname", spec.hostname]
     if spec.die_with_parent:
         bwrap.append("--die-with-parent")

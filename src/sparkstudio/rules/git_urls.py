@@ -86,6 +86,19 @@ def check_git_url(url: str, field: str, *, allowed_file_roots: Sequence[str]) ->
     raise refused("is not a Git URL")
 
 
+def url_host(url: str) -> str:
+    """The host a checked Git URL connects to, for ``public_address_problem`` ('' for a
+    file URL, which connects nowhere)."""
+    if _SCHEME.match(url):
+        parts = urlsplit(url)
+        if parts.scheme.lower() == "file":
+            return ""
+        host = parts.netloc.rpartition("@")[2]
+        return host.partition("]")[0] + "]" if host.startswith("[") else host.partition(":")[0]
+    scp = _SCP_LIKE.match(url)
+    return scp.group("host") if scp is not None and not url.startswith("/") else ""
+
+
 def public_address_problem(host: str) -> str:
     """Why the platform must not connect to ``host`` ('' when every address it resolves to
     is public). Call it just before connecting: DNS may answer differently later."""
@@ -126,8 +139,8 @@ def address_kind(address: Address) -> str:
         ("unspecified", address.is_unspecified),
         ("link-local", address.is_link_local),
         ("multicast", address.is_multicast),
-        ("private", address.is_private),
         ("reserved", address.is_reserved),
+        ("private", address.is_private),
         ("non-public", not address.is_global),
     )
     return next((kind for kind, applies in checks if applies), "")
@@ -254,16 +267,14 @@ def _network_url_problem(url: str) -> str:
         parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
     except ValueError:
         return "is not a valid URL"
-    userinfo, at, host_and_port = parts.netloc.rpartition("@")
+    userinfo, at, _ = parts.netloc.rpartition("@")
     if "@" in userinfo:
         return "has more than one '@' before the host"
     if parts.password is not None:
         return "has a password in it: give it as the password, which is stored encrypted"
     if at and not userinfo:
         return "has an empty user name before '@'"
-    bracketed = host_and_port.startswith("[")  # an IPv6 literal, maybe with a port
-    host = host_and_port.partition("]")[0] + "]" if bracketed else host_and_port.partition(":")[0]
-    return _user_problem(parts.username) or _host_problem(host)
+    return _user_problem(parts.username) or _host_problem(url_host(url))
 
 
 def _user_problem(user: str | None) -> str:

@@ -24,6 +24,8 @@ _PLATFORM = "is set by the platform"
 _PROCESS = "changes how Spark's processes start or what they load"
 _TRUST = "controls authentication and encryption, which the platform manages"
 _LOGS = "controls UIs, logs and metrics, which the platform serves"
+_REDACTION = "decides which secrets UIs and logs hide, which the platform manages"
+_DRIVER_FILES = "lets Spark Connect clients write the driver's own files"
 _REPOSITORY = "reaches a package repository, and none is reachable: ship jars with spark.jars"
 # Families: the key itself and everything under it (``spark.ui`` and ``spark.ui.port``).
 REFUSED_FAMILIES: dict[str, str] = {
@@ -46,13 +48,13 @@ REFUSED_FAMILIES: dict[str, str] = {
     "spark.worker": _PLATFORM,
     "spark.network.crypto": _TRUST,
     "spark.ssl": _TRUST,
-    "spark.redaction": _TRUST,
-    "spark.sql.redaction": _TRUST,
-    "spark.acls": _TRUST,
-    "spark.admin.acls": _TRUST,
-    "spark.modify.acls": _TRUST,
-    "spark.user.groups.mapping": _TRUST,
-    "spark.sql.artifact": _TRUST,  # lets Spark Connect clients write the driver's files
+    "spark.redaction": _REDACTION,
+    "spark.sql.redaction": _REDACTION,
+    "spark.sql.artifact": _DRIVER_FILES,
+    "spark.acls": _LOGS,
+    "spark.admin.acls": _LOGS,
+    "spark.modify.acls": _LOGS,
+    "spark.user.groups.mapping": _LOGS,
     "spark.ui": _LOGS,
     "spark.eventLog": _LOGS,
     "spark.history": _LOGS,
@@ -304,7 +306,7 @@ def _place_list(
             raise Invalid.field(
                 field, f"{owner}: {shown(item)} has a '#'; only files and archives take a #alias"
             )
-        if hash_sign and (not _ALIAS.match(alias) or alias in (".", "..")):
+        if hash_sign and not _ALIAS.match(alias):  # never '.', '..' or a path
             raise Invalid.field(
                 field,
                 f"{owner}: the alias of {shown(item)} is not a plain file name "

@@ -167,6 +167,7 @@ class ApplicationController:
             spec=snap.capacity.spec(max(snap.auto_stop_seconds // 60, 1)),
             workdir=self.settings.home / "applications" / snap.id,
             event_log_dir=self.settings.event_log_dir.as_uri(),
+            log_dir=self.settings.home / "logs" / "applications" / snap.id,
             place=self.isolation.studio_place(snap.studio_id),
             storage=self.isolation.studio_storage(snap.studio_id, snap.storage_location),
         )

@@ -27,6 +27,7 @@ from sparkstudio.lifecycle import (
     JobRunStatus,
     Reason,
 )
+from sparkstudio.rules.spark_conf import check_shipped_files, check_spark_conf
 from sparkstudio.schemas.common import Page
 from sparkstudio.schemas.job_runs import (
     ConfigurationOverrides,
@@ -37,6 +38,7 @@ from sparkstudio.schemas.job_runs import (
 from sparkstudio.serverless.submit import CLASSIC, parse_parameters
 from sparkstudio.services.applications import TARGET_STARTED, TARGET_TERMINATED
 from sparkstudio.services.common import flush_or_conflict, page
+from sparkstudio.services.user_locations import check_output, check_source, studio_roots
 
 TARGET_RUN = "RUN"
 TARGET_CANCELLED = "CANCELLED"
@@ -73,20 +75,17 @@ def start_job_run(
                     reason="IdempotencyMismatch",
                 )
             return earlier
-    parse_parameters(data.job_driver.spark_submit.spark_submit_parameters)  # 422 if wrong
+    submit = data.job_driver.spark_submit
+    entry_point = check_locations(db, studio, principal, data)
     overrides = data.configuration_overrides
-    for index, configuration in enumerate(overrides.application_configuration):
-        for key in configuration.properties:
-            if not key.startswith("spark."):
-                raise Invalid.field(
-                    f"configuration_overrides.application_configuration.{index}.properties",
-                    f"spark-defaults keys start with 'spark.' (got {key!r})",
-                )
     auto_start(db, application, principal.name, "a job run was submitted")
     monitoring = overrides.monitoring_configuration
     s3 = monitoring.s3_monitoring_configuration if monitoring else None
-    log_uri = s3.log_uri if s3 else f"{studio.storage_location.rstrip('/')}/{LOG_FOLDER}"
-    submit = data.job_driver.spark_submit
+    log_uri = f"{studio.storage_location.rstrip('/')}/{LOG_FOLDER}"
+    if s3 is not None:
+        log_uri = check_output(
+            studio, s3.log_uri, f"{_MONITORING}.s3_monitoring_configuration.log_uri"
+        )
     run = JobRun(
         id=new_id("jr"),
         application_id=application.id,
@@ -95,7 +94,7 @@ def start_job_run(
         created_by=principal.name,
         execution_role_arn=data.execution_role_arn,
         release_label=application.release_label,
-        entry_point=submit.entry_point,
+        entry_point=entry_point,
         entry_point_arguments=list(submit.entry_point_arguments),
         spark_submit_parameters=submit.spark_submit_parameters,
         configuration_overrides=overrides.model_dump(mode="json", exclude_none=True),
@@ -119,6 +118,31 @@ def start_job_run(
     )
     db.flush()
     return run
+
+
+_MONITORING = "configuration_overrides.monitoring_configuration"
+_SUBMIT = "job_driver.spark_submit"
+
+
+def check_locations(db: Session, studio: Studio, principal: Principal, data: JobRunCreate) -> str:
+    """Every location and Spark setting the run names, checked against what the studio
+    owns (422 naming the field); the entry point as it will be read."""
+    submit = data.job_driver.spark_submit
+    entry_point = check_source(db, studio, principal, submit.entry_point, f"{_SUBMIT}.entry_point")
+    roots = studio_roots(studio)
+    field = f"{_SUBMIT}.spark_submit_parameters"
+    params = parse_parameters(submit.spark_submit_parameters)  # 422 if wrong
+    for option, value in params.shipped:
+        check_shipped_files(option, value, field, allowed_locations=roots)
+    check_spark_conf(params.conf, field, allowed_locations=roots)
+    overrides = data.configuration_overrides
+    for index, configuration in enumerate(overrides.application_configuration):
+        where = f"configuration_overrides.application_configuration.{index}.properties"
+        for key in configuration.properties:
+            if not key.startswith("spark."):
+                raise Invalid.field(where, f"spark-defaults keys start with 'spark.' (got {key!r})")
+        check_spark_conf(configuration.properties, where, allowed_locations=roots)
+    return entry_point
 
 
 def check_startable(application: Application) -> None:

@@ -26,6 +26,8 @@ from sparkstudio.lifecycle import (
     NotebookExecutionStatus,
     Reason,
 )
+from sparkstudio.rules.locations import parse_location
+from sparkstudio.rules.spark_conf import check_environment_variables
 from sparkstudio.schemas.common import Page, decode_page_token, encode_page_token
 from sparkstudio.schemas.notebook_executions import (
     ExecutionSpec,
@@ -36,6 +38,7 @@ from sparkstudio.schemas.notebook_executions import (
 from sparkstudio.services import workspace_servers
 from sparkstudio.services.common import page
 from sparkstudio.services.job_runs import auto_start, check_startable
+from sparkstudio.services.user_locations import check_output, check_source
 from sparkstudio.services.workspaces import get_workspace_or_404
 
 TARGET_RUN = "RUN"
@@ -89,6 +92,11 @@ def check_spec(
         workspace = get_workspace_or_404(db, studio, source.workspace_id)
         workspace_servers.require_user_of(db, workspace, principal)
         _checked_path(source.path)
+    if source.uri is not None:
+        check_source(db, studio, principal, source.uri, "notebook.uri")
+    if spec.output_location is not None:
+        check_output(studio, spec.output_location, "output_location")
+    check_environment_variables(spec.environment_variables, "environment_variables")
     _check_target(db, studio, spec.target, principal.name, start=start)
 
 
@@ -121,15 +129,16 @@ def new_execution(
         created_by=actor,
         workspace_id=source.workspace_id,
         notebook_path=source.path or "",
-        notebook_uri=source.uri or "",
+        notebook_uri=parse_location(source.uri, "notebook.uri").url if source.uri else "",
         parameters=dict(spec.parameters),
         environment=dict(spec.environment_variables),
         tags=dict(spec.tags),
         target_kind=spec.target.kind,
         target_id=spec.target.id,
-        output_location=(
-            spec.output_location or f"{studio.storage_location.rstrip('/')}/{OUTPUT_FOLDER}"
-        ).rstrip("/"),
+        output_location=parse_location(
+            spec.output_location or f"{studio.storage_location.rstrip('/')}/{OUTPUT_FOLDER}",
+            "output_location",
+        ).url,
         timeout_minutes=spec.timeout_minutes,
         schedule_id=schedule_id,
         scheduled_for=scheduled_for,

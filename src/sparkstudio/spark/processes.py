@@ -48,7 +48,9 @@ def launch(
     role: str, argv: list[str], env: dict[str, str], log: Path, *, cwd: Path | None = None
 ) -> ProcessRecord:
     log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as output:
+    # Never through a link: a log is the platform's and is opened with its power.
+    descriptor = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(descriptor, "ab") as output:
         process = subprocess.Popen(  # noqa: S603
             argv,
             env=env,

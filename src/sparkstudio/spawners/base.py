@@ -27,6 +27,7 @@ class SpawnRequest:
     workdir: Path  # the server's own directory: config, kernel specs, logs, attachment
     contents_url: str  # where the workspace's files live: file://… or s3://…
     place: Place  # where the server and its kernels run, as whom
+    log_dir: Path  # the server's output: the platform's, out of the place's reach
     storage_options: dict[str, Any] = field(default_factory=dict)
     environment: dict[str, str] = field(default_factory=dict)  # for the server and its kernels
     attachment: Attachment = field(default_factory=Attachment)  # what kernels start with

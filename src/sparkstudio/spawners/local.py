@@ -13,6 +13,7 @@ and nothing else of the host.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,6 @@ from urllib.parse import urlsplit
 from sparkstudio.jupyter.attachment import ATTACHMENT_FILE_ENV, write_attachment
 from sparkstudio.jupyter.identity import SECRET_ENV
 from sparkstudio.jupyter.kernelspecs import write_kernelspecs
-from sparkstudio.processes.places import Place
 from sparkstudio.processes.reach import server_url
 from sparkstudio.spark import processes
 from sparkstudio.spark.processes import ProcessRecord
@@ -73,6 +73,10 @@ def server_config(request: SpawnRequest, port: int) -> dict[str, Any]:
         "LabApp": {
             "news_url": None,  # offline: no news feed, no update check
             "check_for_updates_class": "jupyterlab.NeverCheckForUpdate",
+            # The configuration folder is read-only to the server: its users' layouts and
+            # settings are kept in its runtime folder.
+            "workspaces_dir": str(request.workdir / "runtime" / "lab" / "workspaces"),
+            "user_settings_dir": str(request.workdir / "runtime" / "lab" / "user-settings"),
         },
     }
 
@@ -106,37 +110,52 @@ def server_environment(request: SpawnRequest) -> dict[str, str]:
             "JUPYTER_PATH": str(workdir / "data"),
             "JUPYTER_RUNTIME_DIR": str(workdir / "runtime"),
             "JUPYTER_PLATFORM_DIRS": "1",
-            ATTACHMENT_FILE_ENV: str(workdir / "attachment.json"),
+            ATTACHMENT_FILE_ENV: str(attachment_path(request)),
             SECRET_ENV: request.secret,
         }
     )
     return env
 
 
+def attachment_path(request: SpawnRequest) -> Path:
+    """Where the server's extension keeps the attachment: in the server's runtime folder."""
+    return request.workdir / "runtime" / "attachment.json"
+
+
 class LocalSpawner(Spawner):
     name = "local"
 
     def start(self, request: SpawnRequest) -> State:
+        # The server's folder and its configuration are the platform's, written afresh at
+        # every start and read-only to the server: only ``runtime`` (and, for an object
+        # store, ``root``) are the server's to write.
         workdir, place = request.workdir, request.place
-        subfolders = [workdir / sub for sub in ("config", "data", "runtime", "root", "logs")]
-        place.own(workdir, *subfolders)
+        shutil.rmtree(workdir / "config", ignore_errors=True)
+        shutil.rmtree(workdir / "data", ignore_errors=True)
+        for folder in (workdir, workdir / "config", workdir / "data"):
+            folder.mkdir(parents=True, exist_ok=True)
+            folder.chmod(0o755)
+        place.own(workdir / "runtime")
         root = local_root(request)
-        if not root.exists():
+        if root == workdir / "root":
             place.own(root)
         port = place.free_port()
         config_file = workdir / "config" / "jupyter_server_config.json"
         config_file.write_text(json.dumps(server_config(request, port), indent=1))
         write_kernelspecs(workdir / "data")
         write_page_config(workdir / "config")
-        write_attachment(request.attachment, workdir / "attachment.json")
-        _give_tree(place, workdir)
+        for path in (workdir / "config", workdir / "data"):
+            _open_to_reading(path)
+        write_attachment(request.attachment, attachment_path(request))
+        place.give(attachment_path(request))
         argv = [sys.executable, "-m", "sparkstudio.jupyter.launch", f"--config={config_file}"]
         record = place.launch(
             "workspace-server",
             argv,
             server_environment(request),
-            workdir / "logs" / "server.log",
-            writable=[workdir, root],
+            request.log_dir / "server.log",
+            writable=[workdir / "runtime", root],
+            readable=[workdir / "config", workdir / "data"],
             cwd=root,
         )
         url = server_url(place.reach(port).http_url, request.base_url)
@@ -154,9 +173,7 @@ class LocalSpawner(Spawner):
         return Path(state["process"]["log"])
 
 
-def _give_tree(place: Place, folder: Path) -> None:
-    """Everything the control plane wrote into the server's folder becomes the server's."""
-    place.give(folder)
-    for path in folder.rglob("*"):
-        if not path.is_symlink():
-            place.give(path)
+def _open_to_reading(folder: Path) -> None:
+    """What the control plane wrote for the server readable by it (whatever the umask)."""
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)

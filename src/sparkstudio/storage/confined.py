@@ -24,6 +24,7 @@ from pathlib import Path
 
 _READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
 _DIRECTORY = _READ | os.O_DIRECTORY
+_HANDLE = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC  # names an entry, follows nothing
 DIRECTORY_MODE = 0o700
 _CHUNK = 1 << 20
 
@@ -102,7 +103,7 @@ def _parts(relative: str) -> list[str]:
 @contextlib.contextmanager
 def _directory(root: Path, parts: list[str], *, create: bool) -> Iterator[int]:
     """A descriptor of the directory ``parts`` under ``root``, opened link-free."""
-    current = os.open(root, _DIRECTORY)
+    current = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)  # trusted: may be a link
     try:
         for index, part in enumerate(parts):
             shown = "/".join(parts[: index + 1])
@@ -115,19 +116,28 @@ def _directory(root: Path, parts: list[str], *, create: bool) -> Iterator[int]:
 
 
 def _open_directory(parent: int, name: str, shown: str, create: bool) -> int:
+    """Open ``name`` in ``parent`` as a directory, never through a link.
+
+    An O_PATH handle of the entry itself (a link is not followed, it is the handle) tells
+    what it is without a second lookup; the directory is then opened through that handle.
+    """
     try:
-        return os.open(name, _DIRECTORY, dir_fd=parent)
+        handle = os.open(name, _HANDLE, dir_fd=parent)
     except FileNotFoundError:
         if not create:
             raise FileNotFoundError(f"{shown} does not exist") from None
-    except OSError as error:
-        raise _refusal(parent, name, shown, error) from None
-    with contextlib.suppress(FileExistsError):  # made at the same time: open that one
-        os.mkdir(name, DIRECTORY_MODE, dir_fd=parent)
+        with contextlib.suppress(FileExistsError):  # made at the same time: use that one
+            os.mkdir(name, DIRECTORY_MODE, dir_fd=parent)
+        handle = os.open(name, _HANDLE, dir_fd=parent)
     try:
-        return os.open(name, _DIRECTORY, dir_fd=parent)
-    except OSError as error:  # swapped for a link between mkdir and open
-        raise _refusal(parent, name, shown, error) from None
+        kind = os.fstat(handle).st_mode
+        if stat.S_ISLNK(kind):
+            raise PermissionError(f"{shown} is a symbolic link; links are not followed here")
+        if not stat.S_ISDIR(kind):
+            raise NotADirectoryError(f"{shown} is not a directory")
+        return os.open(".", _DIRECTORY, dir_fd=handle)
+    finally:
+        os.close(handle)
 
 
 @contextlib.contextmanager
@@ -155,12 +165,9 @@ def _opened_file(root: Path, relative: str) -> Iterator[int]:
 
 
 def _refusal(parent: int, name: str, shown: str, error: OSError) -> OSError:
-    """What to raise when opening ``name`` in ``parent`` without following links failed."""
-    if error.errno == errno.ELOOP:  # O_NOFOLLOW met a link
+    """What to raise when opening the file ``name`` in ``parent`` with O_NOFOLLOW failed."""
+    if error.errno == errno.ELOOP:  # the kernel met a link where the name is
         return PermissionError(f"{shown} is a symbolic link; links are not followed here")
-    if error.errno == errno.ENOTDIR:
-        _refuse_link(parent, name, shown)
-        return NotADirectoryError(f"{shown} is not a directory")
     return error
 
 

@@ -157,6 +157,7 @@ class WorkspaceController:
                 workdir=self.settings.workspaces_dir / snap.id,
                 contents_url=servers.contents_url(snap.storage_location, snap.id),
                 place=place,
+                log_dir=self.settings.home / "logs" / "workspaces" / snap.id,
                 storage_options=servers.storage_options(self.settings, snap.storage_location),
                 environment=self._environment(snap, place),
                 attachment=_for_place(attachment, place),

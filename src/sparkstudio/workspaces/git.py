@@ -23,12 +23,10 @@ environment of that one git process: never on a command line or in a configurati
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import stat
 import subprocess
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from sparkstudio.processes.places import Place, clean_environment
 from sparkstudio.rules.git_urls import (
@@ -36,6 +34,7 @@ from sparkstudio.rules.git_urls import (
     git_config_args,
     git_environment_hardening,
     public_address_problem,
+    url_host,
 )
 from sparkstudio.storage.confined import copy_out_beneath
 
@@ -44,7 +43,6 @@ BUNDLE = ".sparkstudio-push.bundle"
 _HELPER = (
     "!f() { echo username=$SPARKSTUDIO_GIT_USERNAME; echo password=$SPARKSTUDIO_GIT_PASSWORD; }; f"
 )
-_SCP_LIKE = re.compile(r"^(?:[^@/:]+@)?(?P<host>\[[^\]/]+\]|[^@/:\[\]]+):")
 # No program of a repository's own runs: hooks, fsmonitor, pagers, editors.
 _NO_PROGRAMS = [
     "-c",
@@ -62,16 +60,6 @@ class GitFailed(RuntimeError):
     """git exited with an error, or was not allowed to connect; the message says why."""
 
 
-def url_host(url: str) -> str | None:
-    """The host a network URL connects to (None for a file URL)."""
-    if url.startswith("file://"):
-        return None
-    if "://" in url:
-        return urlsplit(url).hostname
-    match = _SCP_LIKE.match(url)
-    return match["host"].strip("[]") if match else None
-
-
 def mirror_of(home: Path, repo_id: str) -> Path:
     return home / "git" / f"{repo_id}.git"
 
@@ -80,9 +68,9 @@ def mirror_of(home: Path, repo_id: str) -> Path:
 
 
 def _mirror_git(args: list[str], cwd: Path, url: str, credentials: tuple[str, str] | None) -> str:
-    host = url_host(url)
-    if host is not None:
-        problem = public_address_problem(host)
+    host = url_host(url) if url else ""
+    if host:
+        problem = public_address_problem(host.strip("[]"))
         if problem:
             raise GitFailed(f"the repository's host cannot be used: {problem}")
     allow_file = url.startswith("file://")
