@@ -13,6 +13,7 @@ from sparkstudio.backends.base import (
     State,
     Worker,
 )
+from sparkstudio.processes.places import Place
 from sparkstudio.spark.driver import DriverActivity
 
 
@@ -32,7 +33,7 @@ class ScriptedBackend(Backend):
         self.launched.append(request)
         return {"workers": max(request.spec.workers_min, 1), "token": "secret"}
 
-    def observe(self, state: State) -> Observation:
+    def observe(self, state: State, place: Place) -> Observation:
         if self.during_look is not None:
             self.during_look()
         if self.health is Health.FAILED:
@@ -43,11 +44,13 @@ class ScriptedBackend(Backend):
         endpoints = Endpoints("sc://localhost:1", "http://127.0.0.1:2")
         return Observation(self.health, state, endpoints, state["workers"], activity=activity)
 
-    def scale(self, state: State, workers: int, *, remove_first: Sequence[str] = ()) -> State:
+    def scale(
+        self, state: State, workers: int, place: Place, *, remove_first: Sequence[str] = ()
+    ) -> State:
         return {**state, "workers": workers}
 
     def workers(self, state: State) -> list[Worker]:
         return [Worker(f"worker-{i}", 1, 1024) for i in range(state.get("workers", 0))]
 
-    def stop(self, state: State) -> None:
+    def stop(self, state: State, place: Place) -> None:
         self.stopped.append(state)

@@ -11,7 +11,9 @@ import pytest
 
 from sparkstudio.backends.base import Health
 from sparkstudio.db.base import utcnow
+from sparkstudio.db import sealed
 from sparkstudio.db.migrate import upgrade
+from sparkstudio.processes.isolation import Isolation
 from sparkstudio.db.models import Application, Event, Studio
 from sparkstudio.db.session import Database
 from sparkstudio.lifecycle import APPLICATION, Reason, initialize
@@ -25,10 +27,11 @@ WORKER = {"cpu": "1 vCPU", "memory": "1 GB"}
 @pytest.fixture
 def database(tmp_path: Path) -> Iterator[Database]:
     database = Database(f"sqlite:///{tmp_path / 'meta.db'}")
+    sealed.use_key(database.engine, bytes(32))
     upgrade(database.engine)
     with database.transaction() as db:
         db.add(
-            Studio(id="st-0000000000000000", name="s", storage_location="file:///s", networks=["n"])
+            Studio(id="st-0000000000000000", name="s", storage_location=(tmp_path / "storage").as_uri(), networks=["n"])
         )
     yield database
     database.dispose()
@@ -44,9 +47,12 @@ def controller(
     tmp_path: Path, database: Database, backend: ScriptedBackend
 ) -> ApplicationController:
     settings = Settings(
-        home=tmp_path / "home", cluster_poll_seconds=0.5, scale_in_idle_seconds=3600
+        home=tmp_path / "home",
+        cluster_poll_seconds=0.5,
+        scale_in_idle_seconds=3600,
+        isolation="single-user",
     )
-    return ApplicationController(settings, database, lambda name: backend)
+    return ApplicationController(settings, database, lambda name: backend, Isolation(settings))
 
 
 def make_application(database: Database, **fields: Any) -> str:
@@ -157,8 +163,8 @@ def test_a_restarted_control_plane_readopts_a_started_application(
     application_id = make_application(database)
     for _ in range(4):
         controller.handle(application_id)
-    settings = Settings(home=tmp_path / "home", cluster_poll_seconds=0.5)
-    again = ApplicationController(settings, database, lambda name: backend)
+    settings = Settings(home=tmp_path / "home", cluster_poll_seconds=0.5, isolation="single-user")
+    again = ApplicationController(settings, database, lambda name: backend, Isolation(settings))
     again.handle(application_id)
     assert reasons(database, application_id)[-1] == "STARTED:READOPTED"
     assert len(backend.launched) == 1  # nothing was launched twice

@@ -10,7 +10,9 @@ import pytest
 
 from sparkstudio.clusters.controller import ClusterController
 from sparkstudio.db.base import utcnow
+from sparkstudio.db import sealed
 from sparkstudio.db.migrate import upgrade
+from sparkstudio.processes.isolation import Isolation
 from sparkstudio.db.models import Cluster, Studio
 from sparkstudio.db.session import Database
 from sparkstudio.lifecycle import CLUSTER, Reason, initialize
@@ -29,10 +31,11 @@ SPEC = {
 @pytest.fixture
 def database(tmp_path: Path) -> Iterator[Database]:
     database = Database(f"sqlite:///{tmp_path / 'meta.db'}")
+    sealed.use_key(database.engine, bytes(32))
     upgrade(database.engine)
     with database.transaction() as db:
         db.add(
-            Studio(id="st-0000000000000000", name="s", storage_location="file:///s", networks=["n"])
+            Studio(id="st-0000000000000000", name="s", storage_location=(tmp_path / "storage").as_uri(), networks=["n"])
         )
         db.flush()  # the cluster refers to it
         cluster = Cluster(
@@ -61,8 +64,10 @@ def backend() -> ScriptedBackend:
 
 @pytest.fixture
 def controller(tmp_path: Path, database: Database, backend: ScriptedBackend) -> ClusterController:
-    settings = Settings(home=tmp_path / "home", cluster_poll_seconds=0.5)
-    controller = ClusterController(settings, database, lambda name: backend, None)
+    settings = Settings(home=tmp_path / "home", cluster_poll_seconds=0.5, isolation="single-user")
+    controller = ClusterController(
+        settings, database, lambda name: backend, None, Isolation(settings)
+    )
     for _ in range(3):  # launch, then the first look finds it usable
         controller.handle(CLUSTER_ID)
     assert read(database).status == "WAITING"

@@ -21,6 +21,9 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("allowed_locations", sa.JSON(), nullable=False, server_default="[]")
         )
+    # The default filled the existing rows; new ones get theirs from the application.
+    with op.batch_alter_table("studios", schema=None) as batch_op:
+        batch_op.alter_column("allowed_locations", server_default=None)
 
 
 def downgrade() -> None:
