@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from sparkstudio.serverless.capacity import Capacity
+from sparkstudio.serverless.job_logs import open_log
 from sparkstudio.serverless.submit import SubmitParameters
 from sparkstudio.spark.home import find_spark_home
+from sparkstudio.storage.confined import copy_out_beneath
 
 HOST = "127.0.0.1"
 _APP_ID = re.compile(r"app ID (app-[\w-]+)")
+_APP_NAME = re.compile(r"^app-[\w-]+$")
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,7 @@ class SubmitRequest:
     executors: int  # executor workers reserved for the run
     ui_port: int
     event_log_dir: Path  # what the history server reads
+    properties_file: str = ""  # the application's secret (spark.authenticate)
 
 
 def spark_submit_argv(request: SubmitRequest) -> list[str]:
@@ -42,11 +47,14 @@ def spark_submit_argv(request: SubmitRequest) -> list[str]:
         "spark.driver.host": HOST,
         "spark.driver.bindAddress": HOST,
         "spark.ui.port": str(request.ui_port),
+        "spark.ui.killEnabled": "false",
         "spark.eventLog.enabled": "true",
         # Where the history server reads; a copy goes to the run's log location.
         "spark.eventLog.dir": request.event_log_dir.as_uri(),
     }
     argv = [str(find_spark_home().bin("spark-submit")), "--master", request.master_url]
+    if request.properties_file:
+        argv += ["--properties-file", request.properties_file]
     argv += ["--deploy-mode", "client", "--name", request.name]
     if request.params.main_class:
         argv += ["--class", request.params.main_class]
@@ -58,9 +66,10 @@ def spark_submit_argv(request: SubmitRequest) -> list[str]:
 
 
 def spark_app_id_in(stderr: Path) -> str:
-    """The application id spark-submit's driver logs when the master accepts it."""
+    """The application id spark-submit's driver logs when the master accepts it (read
+    without following a link: the run owns its folder)."""
     try:
-        with stderr.open("rb") as file:
+        with open_log(stderr) as file:
             head = file.read(1 << 20).decode("utf-8", "replace")
     except OSError:
         return ""
@@ -69,14 +78,26 @@ def spark_app_id_in(stderr: Path) -> str:
 
 
 def copy_event_log(event_log_dir: Path, spark_app_id: str, into: Path) -> None:
-    """Copy a run's event log next to its driver logs (to be kept with them)."""
-    if not spark_app_id:
+    """Copy a run's event log into ``into`` (the platform's), to be kept with its logs.
+
+    The event log folder is written by every studio's drivers: nothing there is followed
+    through a link, and only this run's application is copied."""
+    if not spark_app_id or not _APP_NAME.match(spark_app_id):
         return
     # A rolling event log is a folder (Spark's default), a single one a file.
-    for name in (f"eventlog_v2_{spark_app_id}", spark_app_id):
-        source = event_log_dir / name
-        if source.is_dir():
-            shutil.copytree(source, into / name, dirs_exist_ok=True)
-        elif source.is_file():
-            into.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, into / name)
+    rolling = f"eventlog_v2_{spark_app_id}"
+    with contextlib.suppress(OSError):
+        descriptor = os.open(event_log_dir / rolling, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:
+            names = os.listdir(descriptor)
+        finally:
+            os.close(descriptor)
+        into.mkdir(parents=True, exist_ok=True)
+        (into / rolling).mkdir(exist_ok=True)
+        for name in names:
+            with contextlib.suppress(OSError, ValueError):
+                copy_out_beneath(event_log_dir, f"{rolling}/{name}", into / rolling / name)
+        return
+    with contextlib.suppress(OSError, ValueError):
+        into.mkdir(parents=True, exist_ok=True)
+        copy_out_beneath(event_log_dir, spark_app_id, into / spark_app_id)

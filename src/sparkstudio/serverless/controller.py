@@ -26,8 +26,9 @@ from sparkstudio.lifecycle import APPLICATION, ApplicationStatus, Reason
 from sparkstudio.processes.isolation import Isolation
 from sparkstudio.processes.places import Place
 from sparkstudio.serverless.capacity import Capacity, capacity_of
-from sparkstudio.serverless.warm_pool import job_session_url
+from sparkstudio.serverless.warm_pool import WarmTarget, job_session_url
 from sparkstudio.services.applications import TARGET_STARTED, TARGET_STOPPED, TARGET_TERMINATED
+from sparkstudio.services.connect_access import mint_for_jobs
 from sparkstudio.services.job_runs import classic_workers_held, has_job_runs_in_progress
 from sparkstudio.settings import Settings
 
@@ -89,14 +90,15 @@ class ApplicationController:
         backends: Callable[[str], Backend],
         isolation: Isolation,
         *,
-        warm: Callable[[str, str | None], None] | None = None,
+        warm: Callable[[str, WarmTarget | None], None] | None = None,
     ) -> None:
         self.settings, self.database, self.backends = settings, database, backends
         self.isolation = isolation
-        # Told after each look: the session URL of a started application's driver (its
-        # warm job runners are kept), or None (they end).
-        self.warm = warm or (lambda application_id, url: None)
+        # Told after each look: where a started application's warm job runners run and
+        # reach its driver (they are kept), or None (they end).
+        self.warm = warm or (lambda application_id, target: None)
         self._memory: dict[str, LookMemory] = {}
+        self._job_urls: dict[str, tuple[datetime | None, str]] = {}
 
     def handle(self, application_id: str) -> float | None:
         """Take one step towards the application's target; returns when to look again."""
@@ -245,7 +247,7 @@ class ApplicationController:
             return self._stop_soon(snap.id, stop)
         started = snap.status == _S.STARTED or (to is not None and to[0] == _S.STARTED)
         if started and observation.endpoints is not None and "token" in state:
-            self.warm(snap.id, job_session_url(observation.endpoints.connect_url, state["token"]))
+            self.warm(snap.id, WarmTarget(self._job_url(snap, place), place))
         still_starting = to is None and snap.status == _S.STARTING
         return STARTING_POLL_SECONDS if still_starting else self.settings.cluster_poll_seconds
 
@@ -294,6 +296,16 @@ class ApplicationController:
         notes.append(Reason(code, f"executor workers {current} -> {desired}: {why}"))
         memory.backlog_polls = 0
         return state
+
+    def _job_url(self, snap: _Snapshot, place: Place) -> str:
+        """The job runners' session URL, with a token minted once per start (the pool
+        keeps its runners while it does not change)."""
+        known = self._job_urls.get(snap.id)
+        if known is None or known[0] != snap.started_at:
+            token = mint_for_jobs(self.settings, snap.id)
+            known = (snap.started_at, job_session_url(place.egress.connect_url, token))
+            self._job_urls[snap.id] = known
+        return known[1]
 
     # -- stop -----------------------------------------------------------------------------
 

@@ -9,15 +9,20 @@ log can be followed live, and the kept copy afterwards.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 from sparkstudio.db.models import JobRun
 from sparkstudio.errors import Invalid, NotFound
+from sparkstudio.processes.places import Place
+from sparkstudio.services import user_locations
 from sparkstudio.services.job_runs import attempt_log_prefix
-from sparkstudio.services.workspace_servers import storage_options
 from sparkstudio.settings import Settings
-from sparkstudio.storage.stores import Store
+from sparkstudio.storage.confined import copy_out_beneath
 
 Stream = Literal["stdout", "stderr"]
 STREAMS: tuple[Stream, ...] = ("stdout", "stderr")
@@ -27,55 +32,100 @@ MAX_READ_BYTES = 1 << 20  # one MiB per read: longer logs are read by their tail
 
 
 def attempt_dir(settings: Settings, run: JobRun, attempt: int) -> Path:
-    """The attempt's directory on this host (its script copy, logs, runner files)."""
-    return settings.home / "applications" / run.application_id / "jobs" / run.id / str(attempt)
+    """The attempt's directory on this host (its script copy, logs, runner files): the
+    run's identity's, in folders of the platform's."""
+    return settings.home / "job-runs" / run.id / str(attempt)
 
 
-def read_log(settings: Settings, run: JobRun, attempt: int, stream: str, *, tail_bytes: int) -> str:
-    """The last ``tail_bytes`` of one attempt's stdout or stderr."""
+def log_folder(settings: Settings, run: JobRun, attempt: int) -> Path:
+    """Where an attempt's logs are while it runs: its runner's folder (a warm runner's
+    sandbox holds nothing else) or its attempt folder."""
+    state = run.state or {}
+    if attempt == run.attempt and state.get("log_folder"):
+        return Path(state["log_folder"])
+    return attempt_dir(settings, run, attempt)
+
+
+def create_log(path: Path) -> None:
+    """An empty log for the run to append to (never through a link)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    os.close(os.open(path, flags, 0o600))
+
+
+def open_log(path: Path) -> BinaryIO:
+    """A log of the attempt's folder for reading: the run's identity owns the folder, so
+    a link there is refused rather than followed with the platform's power."""
+    return os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), "rb")
+
+
+def read_log(
+    settings: Settings,
+    run: JobRun,
+    attempt: int,
+    stream: str,
+    *,
+    tail_bytes: int,
+    roots: Sequence[str],
+) -> str:
+    """The last ``tail_bytes`` of one attempt's stdout or stderr (``roots``: the studio's
+    locations, where the kept copies are)."""
     if stream not in STREAMS:
         raise Invalid.field("stream", f"must be one of {', '.join(STREAMS)} (got {stream!r})")
     if not 1 <= attempt <= run.attempt:
         raise Invalid.field("attempt", f"must be from 1 to {run.attempt} (got {attempt})")
     tail = max(1, min(tail_bytes, MAX_READ_BYTES))
-    local = attempt_dir(settings, run, attempt) / stream
+    local = log_folder(settings, run, attempt) / stream
     try:
-        with local.open("rb") as file:
+        with open_log(local) as file:
             size = file.seek(0, 2)
             file.seek(max(0, size - tail))
             return file.read().decode("utf-8", "replace")
     except FileNotFoundError:
         pass  # never here, or just kept in the log location (copied there before removed)
     url = f"{attempt_log_prefix(run, attempt)}/{DRIVER_FOLDER}/{stream}"
-    store = Store.open(url, storage_options(settings, url))
-    entry = store.stat(store.root)
-    if entry is None or entry.is_dir:
-        raise NotFound(f"job run {run.id} attempt {attempt} has no {stream} log (yet)")
-    size = entry.size or 0
-    with store.fs.open(store.root, "rb") as file:
-        file.seek(max(0, size - tail))
-        data: bytes = file.read()
+    try:
+        kept, size = user_locations.open_file(settings, url, roots)
+    except (FileNotFoundError, IsADirectoryError):
+        raise NotFound(f"job run {run.id} attempt {attempt} has no {stream} log (yet)") from None
+    with kept:
+        kept.seek(max(0, size - tail))
+        data: bytes = kept.read()
     return data.decode("utf-8", "replace")
 
 
-def keep_logs(settings: Settings, run: JobRun, attempt: int) -> str:
-    """Copy an ended attempt's logs to its log URI; the local copy goes. Returns the URI."""
-    local = attempt_dir(settings, run, attempt)
+def keep_logs(
+    settings: Settings,
+    run: JobRun,
+    attempt: int,
+    *,
+    folder: Path,
+    roots: Sequence[str],
+    owner: Place | None,
+    event_logs: Path | None = None,
+) -> str:
+    """Copy an ended attempt's logs from ``folder`` (and the event log copied to
+    ``event_logs``) to its log URI, as the studio's (``owner``); the local copies go.
+    Returns the URI."""
+    local = folder
     prefix = attempt_log_prefix(run, attempt)
-    store = Store.open(prefix, storage_options(settings, prefix))
-    copies = [(local / s, f"{DRIVER_FOLDER}/{s}") for s in STREAMS]
-    events = local / EVENT_LOG_FOLDER
-    if events.is_dir():
-        copies += [
-            (path, f"{EVENT_LOG_FOLDER}/{path.relative_to(events).as_posix()}")
-            for path in sorted(events.rglob("*"))
-            if path.is_file()
-        ]
-    for source, name in copies:
-        if source.is_file():
-            target = store.join(name)
-            store.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
-            store.fs.put_file(str(source), target)
-    for source, _ in copies:
-        source.unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory(dir=settings.home / "run") as taken:
+        copies: list[tuple[Path, str]] = []
+        for stream in STREAMS:
+            try:  # through a descriptor that follows no link: the folder is the run's
+                copy_out_beneath(local, stream, Path(taken) / stream)
+            except (FileNotFoundError, PermissionError, IsADirectoryError):
+                continue
+            copies.append((Path(taken) / stream, f"{DRIVER_FOLDER}/{stream}"))
+        if event_logs is not None and event_logs.is_dir():
+            copies += [
+                (path, f"{EVENT_LOG_FOLDER}/{path.relative_to(event_logs).as_posix()}")
+                for path in sorted(event_logs.rglob("*"))
+                if path.is_file() and not path.is_symlink()
+            ]
+        for source, name in copies:
+            user_locations.put(settings, source, f"{prefix}/{name}", roots, owner)
+    for stream in STREAMS:
+        (local / stream).unlink(missing_ok=True)
+    if event_logs is not None:
+        shutil.rmtree(event_logs, ignore_errors=True)
     return prefix

@@ -124,7 +124,9 @@ class Runner:
             open(job["stdout"], "ab") as out,
             open(job["stderr"], "ab") as err,
         ):
-            self.child = subprocess.Popen(job["argv"], stdout=out, stderr=err, env=job["env"])  # noqa: S603
+            # The runner's own environment (its place's) with what spark-submit needs.
+            env = {**os.environ, **job["env"]}
+            self.child = subprocess.Popen(job["argv"], stdout=out, stderr=err, env=env)  # noqa: S603
             code = self.child.wait()
         error = "" if code == 0 else _last_error(Path(job["stderr"]), code)
         self.finish(code, error)

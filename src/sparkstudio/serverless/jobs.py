@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from sparkstudio import lifecycle, runners
 from sparkstudio.db.base import utcnow
-from sparkstudio.db.models import Application, JobRun, JobRunAttempt
+from sparkstudio.db.models import Application, JobRun, JobRunAttempt, Studio
 from sparkstudio.db.session import Database
 from sparkstudio.lifecycle import (
     JOB_RUN,
@@ -31,6 +31,8 @@ from sparkstudio.lifecycle import (
     JobRunStatus,
     Reason,
 )
+from sparkstudio.processes.isolation import Isolation, local_path
+from sparkstudio.processes.places import Place
 from sparkstudio.runners import ExitWatcher, stop_runner
 from sparkstudio.serverless import classic, job_logs
 from sparkstudio.serverless.capacity import Capacity, capacity_of
@@ -38,11 +40,11 @@ from sparkstudio.serverless.metering import account_attempt, classic_held, conne
 from sparkstudio.serverless.submit import (
     CLASSIC,
     choose_runtime,
-    fetch_entry_point,
     parse_parameters,
     spark_conf,
 )
-from sparkstudio.serverless.warm_pool import WarmPool, job_session_url, launch_runner
+from sparkstudio.serverless.warm_pool import WarmPool, launch_runner
+from sparkstudio.services import user_locations
 from sparkstudio.services.applications import TARGET_STARTED
 from sparkstudio.services.job_runs import (
     HOLDING,
@@ -52,9 +54,7 @@ from sparkstudio.services.job_runs import (
     connect_runs_holding,
     count_runs,
 )
-from sparkstudio.services.workspace_servers import storage_options
 from sparkstudio.settings import Settings
-from sparkstudio.spark import processes
 from sparkstudio.spark.driver import read_activity
 from sparkstudio.spark.home import find_spark_home
 from sparkstudio.spark.processes import ProcessRecord
@@ -73,6 +73,8 @@ ACTIVE = frozenset({_J.PENDING, _J.SCHEDULED, _J.RUNNING, _J.CANCELLING})
 @dataclass(frozen=True)
 class _App:
     id: str
+    studio_id: str
+    roots: tuple[str, ...]  # the studio's locations
     status: str
     target: str
     connect_url: str
@@ -80,16 +82,19 @@ class _App:
     workers_running: int
     token: str
     master_url: str
+    secrets_file: str
     capacity: Capacity
     max_concurrent_runs: int
     queue_timeout_minutes: int
 
     @classmethod
-    def of(cls, app: Application) -> _App:
+    def of(cls, app: Application, studio: Studio) -> _App:
         state = app.state or {}
         scheduler = app.scheduler_configuration or {}
         return cls(
             id=app.id,
+            studio_id=app.studio_id,
+            roots=tuple(user_locations.studio_roots(studio)),
             status=app.status,
             target=app.target,
             connect_url=app.connect_url,
@@ -97,14 +102,11 @@ class _App:
             workers_running=app.workers_running,
             token=str(state.get("token", "")),
             master_url=str(state.get("master_url", "")),
+            secrets_file=str(state.get("secrets_file", "")),
             capacity=capacity_of(app.initial_capacity, app.maximum_capacity),
             max_concurrent_runs=int(scheduler.get("max_concurrent_runs", 15)),
             queue_timeout_minutes=int(scheduler.get("queue_timeout_minutes", 360)),
         )
-
-    @property
-    def session_url(self) -> str:
-        return job_session_url(self.connect_url, self.token)
 
 
 class JobRunController:
@@ -115,9 +117,11 @@ class JobRunController:
         pool: WarmPool,
         watcher: ExitWatcher,
         wake: Callable[[str], None],
+        isolation: Isolation,
     ) -> None:
         self.settings, self.database, self.pool, self.watcher = settings, database, pool, watcher
         self.wake = wake  # wakes another run (the next queued one when a run ends)
+        self.isolation = isolation
 
     def handle(self, job_run_id: str) -> float | None:
         """Take a run as far as it can go now; returns when to look again."""
@@ -128,8 +132,10 @@ class JobRunController:
                     return None
                 app_row = db.get(Application, run.application_id)
                 assert app_row is not None  # runs are never without their application
+                studio = db.get(Studio, app_row.studio_id)
+                assert studio is not None
                 db.expunge(run)
-                app = _App.of(app_row)
+                app = _App.of(app_row, studio)
             before = run.status
             delay = self._step(run, app)
             if delay is not None or self._status(job_run_id) == before:
@@ -199,12 +205,18 @@ class JobRunController:
 
     # -- SUBMITTED: choose the runtime, queue or go -----------------------------------------
 
+    def _place(self, app: _App) -> Place:
+        return self.isolation.studio_place(app.studio_id)
+
     def _submitted(self, run: JobRun, app: _App) -> float | None:
         folder = job_logs.attempt_dir(self.settings, run, run.attempt)
+        place = self._place(app)
+        place.own(folder.parent, folder)
+        script = folder / run.entry_point.rstrip("/").rsplit("/", 1)[-1]
         try:
-            script = fetch_entry_point(
-                run.entry_point, folder, storage_options(self.settings, run.entry_point)
-            )
+            # Read from the studio's locations only, never through a link.
+            user_locations.fetch(self.settings, run.entry_point, app.roots, script)
+            place.give(script)
         except (OSError, ValueError) as error:
             self._fail(run, "ENTRY_POINT_NOT_FOUND", f"{run.entry_point}: {error}")
             return None
@@ -278,22 +290,33 @@ class JobRunController:
             row.status_reason_code, row.status_reason_message = code, message
             lifecycle.note(db, JOB_RUN, row, reason, ACTOR)
 
-    def _attempt_files(self, run: JobRun) -> tuple[Path, dict[str, Any]]:
+    def _attempt_files(self, run: JobRun, place: Place) -> tuple[Path, dict[str, Any]]:
+        """The attempt's folder (the run's identity's), with its empty logs."""
         folder = job_logs.attempt_dir(self.settings, run, run.attempt)
-        folder.mkdir(parents=True, exist_ok=True)
+        place.own(folder.parent, folder)
         for stream in job_logs.STREAMS:
-            (folder / stream).touch()
+            job_logs.create_log(folder / stream)
+            place.give(folder / stream)
         state = dict(run.state or {})
         return folder, state
 
     def _place_connect(self, run: JobRun, app: _App) -> float | None:
-        folder, state = self._attempt_files(run)
+        place = self._place(app)
         params = parse_parameters(run.spark_submit_parameters)
         conf = spark_conf(run.configuration_overrides, params, for_the_run=True)
-        runner = self.pool.take(app.id, app.session_url)
+        runner = self.pool.take(app.id)
         if runner is None:
             self._waiting(run, "WAITING_FOR_RUNNER", "job runners are starting for earlier runs")
             return RUNNER_POLL_SECONDS
+        # The runner's sandbox holds its own folder only: the script and the logs go there.
+        folder = runner.folder
+        state = dict(run.state or {})
+        script = folder / Path(state["script"]).name
+        shutil.copyfile(state["script"], script, follow_symlinks=False)
+        for stream in job_logs.STREAMS:
+            job_logs.create_log(folder / stream)
+        place.give(script, *(folder / stream for stream in job_logs.STREAMS))
+        state["log_folder"] = str(folder)
         with self.database.session(write=False) as db:
             sharing = connect_runs_holding(db, app.id) + 1
         held = connect_held(
@@ -301,7 +324,7 @@ class JobRunController:
         )
         state["held"] = [workers.to_json() for workers in held]
         job = {
-            "script": state["script"],
+            "script": str(script),
             "args": run.entry_point_arguments,
             "conf": conf,
             "run": run.id,
@@ -310,6 +333,7 @@ class JobRunController:
         }
         self._scheduled(run, state, runner.folder, runner.record)
         runners.write_json(runner.folder / runners.JOB_FILE, job)
+        place.give(runner.folder / runners.JOB_FILE)
         self._running(run, f"on the warm Spark Connect driver of {app.id}")
         return RUNNING_POLL_SECONDS
 
@@ -332,12 +356,14 @@ class JobRunController:
             message = f"{taken} of {room} executor worker(s) for spark-submit runs are taken"
             self._waiting(run, "WAITING_FOR_CAPACITY", message)
             return WAITING_POLL_SECONDS
-        folder, state = self._attempt_files(run)
+        place = self._place(app)
+        folder, state = self._attempt_files(run, place)
+        state["log_folder"] = str(folder)
         state["workers"] = wanted
         held = classic_held(app.capacity.driver, app.capacity.executor, wanted)
         state["held"] = [workers.to_json() for workers in held]
-        ui_port = processes.free_port()
-        state["ui_url"] = f"http://127.0.0.1:{ui_port}"  # the run's own driver UI
+        ui_port = place.free_port()
+        state["ui_url"] = place.reach(ui_port).http_url  # the run's own driver UI
         argv = classic.spark_submit_argv(
             classic.SubmitRequest(
                 name=run.name or run.id,
@@ -350,6 +376,7 @@ class JobRunController:
                 executors=wanted,
                 ui_port=ui_port,
                 event_log_dir=self.settings.event_log_dir,
+                properties_file=app.secrets_file,
             )
         )
         env = find_spark_home().environment()
@@ -360,10 +387,22 @@ class JobRunController:
             "stderr": str(folder / "stderr"),
         }
         runner_folder = folder / "runner"
-        runner_folder.mkdir(exist_ok=True)
+        place.own(runner_folder)
         runners.write_json(runner_folder / runners.JOB_FILE, job)
+        place.give(runner_folder / runners.JOB_FILE)
         self._scheduled(run, state, runner_folder, None)
-        runner = launch_runner(runner_folder, "classic", env)
+        # spark-submit's driver runs in the runner's sandbox: it writes its logs and event
+        # log, and reads the studio's files it ships and the application's secret.
+        writable = [folder, self.settings.event_log_dir]
+        readable = [Path(app.secrets_file)] if app.secrets_file else []
+        for root in app.roots:
+            path = local_path(root)
+            if path is not None and path.exists():
+                readable.append(path)
+        log = self.settings.home / "logs" / "job-runs" / f"{run.id}-{run.attempt}.log"
+        runner = launch_runner(
+            place, runner_folder, "classic", env, log, writable=writable, readable=readable
+        )
         with self._write(run.id) as (_, row):
             row.state = {**(row.state or {}), "runner": runner.record.to_json()}
         self._running(run, f"spark-submit on the workers of {app.id}")
@@ -403,7 +442,6 @@ class JobRunController:
         if result is None:
             self.watcher.watch(run.id, folder / runners.EXIT_FILE)  # after a restart, too
             return self._check_timeout(run, app)
-        shutil.rmtree(folder, ignore_errors=True)  # the runner's files; the logs are elsewhere
         code = int(result.get("code", -1))
         self._finish_attempt(run, app, code, str(result.get("error", "")))
         return None
@@ -436,18 +474,21 @@ class JobRunController:
         its logs (and a spark-submit run's event log) copied to its log location."""
         folder = job_logs.attempt_dir(self.settings, run, run.attempt)
         spark_app_id = ""
+        event_logs: Path | None = None
         if run.runtime == CLASSIC:
             spark_app_id = classic.spark_app_id_in(folder / "stderr")
-            classic.copy_event_log(
-                self.settings.event_log_dir, spark_app_id, folder / job_logs.EVENT_LOG_FOLDER
-            )
+            event_logs = self.settings.home / "run" / "event-logs" / f"{run.id}-{run.attempt}"
+            classic.copy_event_log(self.settings.event_log_dir, spark_app_id, event_logs)
         elif app.ui_url:
             activity = read_activity(app.ui_url)
             spark_app_id = activity.app_id if activity is not None else ""
         if spark_app_id:
             with self._write(run.id) as (_, row):
                 row.spark_app_id = spark_app_id
-        self._keep_logs(run)
+        self._keep_logs(run, app, event_logs)
+        # The runner's files (its logs were kept just now); rmtree follows no link.
+        if "runner_folder" in (run.state or {}):
+            shutil.rmtree((run.state or {})["runner_folder"], ignore_errors=True)
 
     @staticmethod
     def _retry(db: Session, run: JobRun, why: str) -> None:
@@ -471,9 +512,17 @@ class JobRunController:
         )
         lifecycle.transition(db, JOB_RUN, run, _J.PENDING, Reason("RETRYING", message), ACTOR)
 
-    def _keep_logs(self, run: JobRun) -> str:
+    def _keep_logs(self, run: JobRun, app: _App, event_logs: Path | None) -> str:
         try:
-            return job_logs.keep_logs(self.settings, run, run.attempt)
+            return job_logs.keep_logs(
+                self.settings,
+                run,
+                run.attempt,
+                folder=job_logs.log_folder(self.settings, run, run.attempt),
+                roots=app.roots,
+                owner=self._place(app),
+                event_logs=event_logs,
+            )
         except (OSError, ValueError) as error:  # the run's outcome stands; the logs stay here
             log.warning("job run %s: logs not copied to %s: %s", run.id, run.log_uri, error)
             return ""
@@ -491,8 +540,6 @@ class JobRunController:
                 self._move(db, row, _J.CANCELLING, reason)
         if "runner" in state:
             stop_runner(ProcessRecord.from_json(state["runner"]))
-        if "runner_folder" in state:
-            shutil.rmtree(state["runner_folder"], ignore_errors=True)
         with self._write(run.id) as (db, row):
             account_attempt(row, utcnow())
             self._end(db, row, _J.CANCELLED, reason)

@@ -14,7 +14,7 @@ from sparkstudio.reconcile import Reconciler
 from sparkstudio.runners import ExitWatcher
 from sparkstudio.serverless.controller import ApplicationController
 from sparkstudio.serverless.jobs import JobRunController
-from sparkstudio.serverless.warm_pool import WarmPool
+from sparkstudio.serverless.warm_pool import WarmPool, WarmTarget
 from sparkstudio.services.applications import live_application_ids
 from sparkstudio.services.job_runs import live_job_run_ids
 from sparkstudio.settings import Settings
@@ -26,13 +26,19 @@ class ApplicationRuntime:
     ) -> None:
         self.settings, self.database = settings, database
         self.isolation = isolation or Isolation(settings)
-        self.pool = WarmPool(settings.home / "applications", settings.serverless_warm_runners)
+        self.pool = WarmPool(
+            settings.home / "job-runners",
+            settings.serverless_warm_runners,
+            settings.home / "logs" / "job-runners",
+        )
         self.controller = ApplicationController(
             settings, database, load_backend, self.isolation, warm=self._keep_warm
         )
         self.reconciler = Reconciler("applications", self.controller.handle)
         self.watcher = ExitWatcher(self.wake_job)
-        self.jobs = JobRunController(settings, database, self.pool, self.watcher, self.wake_job)
+        self.jobs = JobRunController(
+            settings, database, self.pool, self.watcher, self.wake_job, self.isolation
+        )
         self.job_reconciler = Reconciler("job-runs", self.jobs.handle)
         self._started = False
 
@@ -62,9 +68,9 @@ class ApplicationRuntime:
     def wake_job(self, job_run_id: str) -> None:
         self.job_reconciler.wake(job_run_id)
 
-    def _keep_warm(self, application_id: str, session_url: str | None) -> None:
+    def _keep_warm(self, application_id: str, target: WarmTarget | None) -> None:
         """The application controller's word after each look: warm runners, or none."""
-        if session_url is None:
+        if target is None:
             self.pool.drop(application_id)
         else:
-            self.pool.keep_warm(application_id, session_url)
+            self.pool.keep_warm(application_id, target)

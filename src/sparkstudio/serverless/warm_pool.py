@@ -5,12 +5,16 @@ A run taken from the pool starts in milliseconds instead of the seconds an inter
 needs to import PySpark and open its first session. Each runner runs one job and ends
 (jobs share nothing in-process); the pool starts a replacement at once. Idle runners
 end with the application, or by themselves when the control plane is gone.
+
+Runners run in their application's place (its studio's sandbox), each in a sandbox of
+its own: a job sees its own folder, not the other runners' or the platform's. They reach
+the application's driver through the platform's Connect front, as the jobs user, with a
+token the application controller minted for this start of the application.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import sys
 import threading
@@ -19,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sparkstudio.ids import new_id
+from sparkstudio.processes.places import Place
 from sparkstudio.runners import stop_runner
 from sparkstudio.serverless.job_runner import CONNECT_URL_ENV
-from sparkstudio.settings import without_settings
 from sparkstudio.spark import processes
 from sparkstudio.spark.processes import ProcessRecord
 
@@ -34,8 +38,16 @@ JOB_USER = "sparkstudio-jobs"  # the Spark Connect user of every job session
 
 
 def job_session_url(connect_url: str, token: str) -> str:
-    """How the runners of an application reach its driver."""
+    """How the runners of an application reach its driver (through the Connect front)."""
     return f"{connect_url}/;token={token};user_id={JOB_USER}"
+
+
+@dataclass(frozen=True)
+class WarmTarget:
+    """Where an application's runners run, and how they reach its driver."""
+
+    url: str  # the job session URL (its token changes with each start of the application)
+    place: Place
 
 
 @dataclass(frozen=True)
@@ -50,40 +62,63 @@ class Runner:
         return (self.folder / "ready").exists()
 
 
-def launch_runner(folder: Path, mode: str, env: dict[str, str]) -> Runner:
-    folder.mkdir(parents=True, exist_ok=True)
+def launch_runner(
+    place: Place,
+    folder: Path,
+    mode: str,
+    env: dict[str, str],
+    log: Path,
+    *,
+    writable: list[Path] | None = None,
+    readable: list[Path] | None = None,
+) -> Runner:
+    """A runner in ``folder`` (its own, made here), writing its output to ``log`` (the
+    platform's)."""
+    place.own(folder)
     argv = [sys.executable, "-m", RUNNER_MODULE, mode, str(folder)]
-    record = processes.launch(f"runner-{folder.name}", argv, env, folder / "runner.log")
+    record = place.launch(
+        f"runner-{folder.name}",
+        argv,
+        env,
+        log,
+        writable=[folder, *(writable or [])],
+        readable=readable or [],
+        cwd=folder,
+    )
     return Runner(folder, record)
 
 
 class WarmPool:
-    def __init__(self, root: Path, size: int) -> None:
-        self.root, self.size = root, size
+    def __init__(self, root: Path, size: int, logs: Path) -> None:
+        """Runner folders under ``root`` (the platform's), their output under ``logs``."""
+        self.root, self.size, self.logs = root, size, logs
         self._idle: dict[str, list[Runner]] = {}
-        self._urls: dict[str, str] = {}
+        self._targets: dict[str, WarmTarget] = {}
         self._failed_at: dict[str, float] = {}
         self._launching: dict[str, int] = {}
         self._cold: dict[str, list[Runner]] = {}  # started for a run, not warm yet
         self._lock = threading.Lock()
 
-    def _launch(self, application_id: str, url: str) -> Runner:
-        folder = self.root / application_id / "runners" / new_id("rn")
-        # The job's code can read the environment: no control plane settings in it.
-        return launch_runner(
-            folder, "connect", {**without_settings(os.environ), CONNECT_URL_ENV: url}
-        )
+    def _launch(self, application_id: str, target: WarmTarget) -> Runner:
+        name = new_id("rn")
+        folder = self.root / application_id / name
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        log = self.logs / application_id / f"{name}.log"
+        return launch_runner(target.place, folder, "connect", {CONNECT_URL_ENV: target.url}, log)
 
-    def keep_warm(self, application_id: str, url: str, *, refill: bool = False) -> None:
-        """Top the application's pool up to its size (its driver answers at ``url``).
+    def keep_warm(self, application_id: str, target: WarmTarget, *, refill: bool = False) -> None:
+        """Top the application's pool up to its size (its runners reach its driver at
+        ``target.url``).
 
         ``refill``: after a runner was taken; the application may have stopped since."""
+        url = target.url
         with self._lock:
-            if refill and self._urls.get(application_id) != url:
+            known = self._targets.get(application_id)
+            if refill and (known is None or known.url != url):
                 return
-            if self._urls.get(application_id) != url:  # a new start: the old runners are stale
+            if known is None or known.url != url:  # a new start: the old runners are stale
                 self._drop_locked(application_id)
-                self._urls[application_id] = url
+                self._targets[application_id] = target
             idle = self._idle.setdefault(application_id, [])
             for runner in [r for r in idle if not r.alive()]:  # its warm-up failed
                 self._failed_at[application_id] = time.monotonic()
@@ -97,24 +132,29 @@ class WarmPool:
             self._launching[application_id] = launching + max(missing, 0)
         for _ in range(max(missing, 0)):
             try:
-                runner = self._launch(application_id, url)
+                runner = self._launch(application_id, target)
             finally:
                 with self._lock:
                     self._launching[application_id] -= 1
             with self._lock:
-                if self._urls.get(application_id) == url:
+                known = self._targets.get(application_id)
+                if known is not None and known.url == url:
                     self._idle.setdefault(application_id, []).append(runner)
                 else:  # dropped meanwhile
                     stop_runner(runner.record)
 
-    def take(self, application_id: str, url: str) -> Runner | None:
+    def take(self, application_id: str) -> Runner | None:
         """A runner for one job: a warm one if any (ready ones first), else a new one, or
         None while as many new ones as the pool holds are still starting (on a burst of
-        runs, interpreters starting together would only slow each other down)."""
+        runs, interpreters starting together would only slow each other down), or while
+        the application's controller has not said where its runners reach it."""
         picked: Runner | None = None
         with self._lock:
+            target = self._targets.get(application_id)
+            if target is None:
+                return None
             idle = [r for r in self._idle.get(application_id, []) if r.alive()]
-            if self._urls.get(application_id) == url and idle:
+            if idle:
                 idle.sort(key=lambda r: not r.ready())
                 picked = idle.pop(0)
                 self._idle[application_id] = idle
@@ -126,13 +166,13 @@ class WarmPool:
                 if len(cold) >= max(self.size, 1):
                     return None
         if picked is None:
-            picked = self._launch(application_id, url)
+            picked = self._launch(application_id, target)
             with self._lock:
                 self._cold.setdefault(application_id, []).append(picked)
         if self.size:  # a replacement starts now, not at the application's next look
             threading.Thread(
                 target=self.keep_warm,
-                args=(application_id, url),
+                args=(application_id, target),
                 kwargs={"refill": True},
                 name="warm-runners",
                 daemon=True,
@@ -149,7 +189,7 @@ class WarmPool:
         for runner in self._idle.pop(application_id, []):
             stop_runner(runner.record)
             shutil.rmtree(runner.folder, ignore_errors=True)
-        self._urls.pop(application_id, None)
+        self._targets.pop(application_id, None)
 
     def applications(self) -> list[str]:
         with self._lock:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import IO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,7 +27,7 @@ from sparkstudio.processes.places import Place
 from sparkstudio.rules.locations import Location, confine, parse_location
 from sparkstudio.services.workspace_servers import may_open, storage_options
 from sparkstudio.settings import Settings
-from sparkstudio.storage.confined import copy_out_beneath, write_beneath
+from sparkstudio.storage.confined import copy_out_beneath, open_beneath, write_beneath
 from sparkstudio.storage.stores import Store, fetch_file
 
 WORKSPACES_FOLDER = "workspaces"
@@ -99,6 +100,25 @@ def fetch(settings: Settings, url: str, roots: Sequence[str], local: Path) -> No
     if not any(location.within(parse_location(root, "root")) for root in roots):
         raise PermissionError(f"{location.url} is in none of the studio's locations")
     fetch_file(location.url, local, storage_options(settings, location.url))
+
+
+def open_file(settings: Settings, url: str, roots: Sequence[str]) -> tuple[IO[bytes], int]:
+    """The file at ``url`` (inside one of ``roots``) opened for reading, and its size;
+    FileNotFoundError when there is none. On a file system it is opened without following
+    a link anywhere below the studio's root: the studio's processes write there."""
+    location = parse_location(url, "location")
+    if location.scheme == "file":
+        root = _local_root(location, roots)
+        file = open_beneath(Path(root.path), location.relative_to(root))
+        return file, os.fstat(file.fileno()).st_size
+    if not any(location.within(parse_location(root, "root")) for root in roots):
+        raise PermissionError(f"{location.url} is in none of the studio's locations")
+    store = Store.open(location.url, storage_options(settings, location.url))
+    entry = store.stat(store.root)
+    if entry is None or entry.is_dir:
+        raise FileNotFoundError("no such file")
+    opened: IO[bytes] = store.fs.open(store.root, "rb")
+    return opened, entry.size or 0
 
 
 def put(

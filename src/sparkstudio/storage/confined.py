@@ -21,6 +21,7 @@ import shutil
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 _READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
 _DIRECTORY = _READ | os.O_DIRECTORY
@@ -36,6 +37,12 @@ def read_bytes_beneath(root: Path, relative: str) -> bytes:
         os.fdopen(descriptor, "rb", closefd=False) as f,
     ):
         return f.read()
+
+
+def open_beneath(root: Path, relative: str) -> BinaryIO:
+    """The regular file ``relative`` under ``root``, open for reading (the caller closes it)."""
+    with _opened_file(root, relative) as descriptor:
+        return os.fdopen(os.dup(descriptor), "rb")
 
 
 def copy_out_beneath(root: Path, relative: str, destination: Path) -> None:

@@ -37,6 +37,7 @@ from sparkstudio.serverless import job_logs
 from sparkstudio.services import applications as application_service
 from sparkstudio.services import events as event_service
 from sparkstudio.services import job_runs as service
+from sparkstudio.services.user_locations import studio_roots
 
 router = APIRouter(
     prefix="/studios/{studio_id}/applications/{application_id}/job-runs",
@@ -206,7 +207,10 @@ def read_job_run_log(
     """The end of one attempt's driver log, as text: live while it runs, from the run's
     log URI once it has ended."""
     run = _run(db, access, application_id, job_run_id)
-    text = job_logs.read_log(settings, run, attempt or run.attempt, stream, tail_bytes=tail_bytes)
+    roots = studio_roots(access.require_studio())
+    text = job_logs.read_log(
+        settings, run, attempt or run.attempt, stream, tail_bytes=tail_bytes, roots=roots
+    )
     return PlainTextResponse(text)
 
 

@@ -33,9 +33,8 @@ from sparkstudio.schemas.notebook_executions import (
 )
 from sparkstudio.services import events as event_service
 from sparkstudio.services import notebook_executions as service
-from sparkstudio.services.workspace_servers import storage_options
+from sparkstudio.services import user_locations
 from sparkstudio.settings import Settings
-from sparkstudio.storage.stores import Store
 
 router = APIRouter(
     prefix="/studios/{studio_id}/notebook-executions",
@@ -203,7 +202,7 @@ def _chunks(file: IO[bytes]) -> Iterator[bytes]:
 
 
 def _open_output(
-    settings: Settings, execution: NotebookExecution, kind: str
+    settings: Settings, execution: NotebookExecution, kind: str, roots: list[str]
 ) -> tuple[IO[bytes], int | None]:
     url = execution.output_notebook_uri if kind == "ipynb" else execution.output_html_uri
     missing = Conflict(
@@ -213,12 +212,10 @@ def _open_output(
     )
     if not url:
         raise missing
-    store = Store.open(url, storage_options(settings, url))
-    entry = store.stat(store.root)
-    if entry is None or entry.is_dir:
-        raise missing
-    file: IO[bytes] = store.fs.open(store.root, "rb")
-    return file, entry.size
+    try:
+        return user_locations.open_file(settings, url, roots)
+    except (FileNotFoundError, IsADirectoryError):
+        raise missing from None
 
 
 @router.get(
@@ -248,7 +245,8 @@ def download_notebook_execution_output(
 ) -> StreamingResponse:
     """The executed notebook, with its outputs (or its HTML); a 409 until it is written."""
     execution = _execution(db, access, notebook_execution_id)
-    file, size = _open_output(settings, execution, format)
+    roots = user_locations.studio_roots(access.require_studio())
+    file, size = _open_output(settings, execution, format, roots)
     url = execution.output_notebook_uri if format == "ipynb" else execution.output_html_uri
     filename = _SAFE_NAME.sub("_", url.rstrip("/").rsplit("/", 1)[-1]) or f"{execution.id}.{format}"
     headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
