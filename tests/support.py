@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Collection, Iterator
@@ -15,6 +17,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import httpx
 import psycopg
@@ -435,6 +438,27 @@ def create_workspace(
         201,
     )
     return result
+
+
+def git_remote_in(folder: Path) -> str:
+    """A bare Git repository with one commit under ``folder`` (a studio's storage, where a
+    file:// repository may be linked from); its file:// URL."""
+    folder.mkdir(parents=True, exist_ok=True)
+    root = Path(tempfile.mkdtemp(prefix="git-", dir=folder))
+    for args in (
+        ["init", "--bare", "-q", "--initial-branch=main", str(root / "origin.git")],
+        ["clone", "-q", str(root / "origin.git"), str(root / "work")],
+        ["-C", str(root / "work"), "commit", "-q", "--allow-empty", "-m", "first"],
+        ["-C", str(root / "work"), "push", "-q", "origin", "HEAD:main"],
+    ):
+        identity = ["-c", "user.name=Tests", "-c", "user.email=tests@example.com"]
+        subprocess.run(["git", *identity, *args], check=True, capture_output=True)
+    return (root / "origin.git").as_uri()
+
+
+def studio_folder(studio: dict[str, Any]) -> Path:
+    """A studio's file storage on this host."""
+    return Path(urlsplit(studio["storage_location"]).path)
 
 
 # --- the route table --------------------------------------------------------------------

@@ -87,8 +87,32 @@ def check_store(settings: Settings) -> Check:
     return Check("store", True, detail)
 
 
+def check_isolation(settings: Settings) -> Check:
+    """How users' code will be kept apart; single-user mode passes, saying what it means."""
+    from sparkstudio.processes.isolation import choose_mode
+
+    try:
+        choice = choose_mode(settings)
+    except RuntimeError as error:
+        return Check("isolation", False, str(error))
+    if choice.mode == "sandbox":
+        return Check("isolation", True, f"sandboxed per studio ({choice.why})")
+    return Check(
+        "isolation",
+        True,
+        f"SINGLE-USER mode ({choice.why}): every member's code runs as this OS user and can "
+        "read what it can; fit for one person (run as root with bubblewrap to sandbox studios)",
+    )
+
+
 def run_checks(settings: Settings) -> list[Check]:
-    return [check_java_for_spark(), check_spark(), check_port(settings), check_store(settings)]
+    return [
+        check_java_for_spark(),
+        check_spark(),
+        check_port(settings),
+        check_store(settings),
+        check_isolation(settings),
+    ]
 
 
 def home_of(path: Path | None) -> Settings:

@@ -11,7 +11,6 @@ Session policies narrow a membership; those tests are at the end.
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -54,10 +53,12 @@ from tests.support import (
     expect,
     expect_error,
     field_names,
+    git_remote_in,
     login,
     offline_app,
     route_contexts,
     route_table,
+    studio_folder,
     unique,
     wait_for_application,
     wait_for_cluster,
@@ -260,17 +261,9 @@ class World:
 
     @cached_property
     def git_remote(self) -> str:
-        """A bare Git repository with one commit, to link to workspaces."""
-        root = Path(tempfile.mkdtemp(prefix="matrix-git-"))
-        for args in (
-            ["init", "--bare", "-q", "--initial-branch=main", str(root / "origin.git")],
-            ["clone", "-q", str(root / "origin.git"), str(root / "work")],
-            ["-C", str(root / "work"), "commit", "-q", "--allow-empty", "-m", "first"],
-            ["-C", str(root / "work"), "push", "-q", "origin", "HEAD:main"],
-        ):
-            identity = ["-c", "user.name=Matrix", "-c", "user.email=matrix@example.com"]
-            subprocess.run(["git", *identity, *args], check=True, capture_output=True)
-        return (root / "origin.git").as_uri()
+        """A bare Git repository with one commit in the studio's storage (file:// ones are
+        linked from the studio's locations only), to link to workspaces."""
+        return git_remote_in(studio_folder(self.studio) / "repos")
 
     @cached_property
     def repo(self) -> dict[str, Any]:

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 
 from sparkstudio.backends.base import Health
-from sparkstudio.db.base import utcnow
 from sparkstudio.db import sealed
+from sparkstudio.db.base import utcnow
 from sparkstudio.db.migrate import upgrade
-from sparkstudio.processes.isolation import Isolation
 from sparkstudio.db.models import Application, Event, Studio
 from sparkstudio.db.session import Database
 from sparkstudio.lifecycle import APPLICATION, Reason, initialize
+from sparkstudio.processes.isolation import Isolation
 from sparkstudio.serverless.controller import ApplicationController
 from sparkstudio.settings import Settings
 from tests.scripted_backend import ScriptedBackend
@@ -31,7 +31,12 @@ def database(tmp_path: Path) -> Iterator[Database]:
     upgrade(database.engine)
     with database.transaction() as db:
         db.add(
-            Studio(id="st-0000000000000000", name="s", storage_location=(tmp_path / "storage").as_uri(), networks=["n"])
+            Studio(
+                id="st-0000000000000000",
+                name="s",
+                storage_location=(tmp_path / "storage").as_uri(),
+                networks=["n"],
+            )
         )
     yield database
     database.dispose()

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from sparkstudio.clusters.controller import ClusterController
-from sparkstudio.db.base import utcnow
 from sparkstudio.db import sealed
+from sparkstudio.db.base import utcnow
 from sparkstudio.db.migrate import upgrade
-from sparkstudio.processes.isolation import Isolation
 from sparkstudio.db.models import Cluster, Studio
 from sparkstudio.db.session import Database
 from sparkstudio.lifecycle import CLUSTER, Reason, initialize
+from sparkstudio.processes.isolation import Isolation
 from sparkstudio.settings import Settings
 from tests.scripted_backend import ScriptedBackend
 
@@ -35,7 +35,12 @@ def database(tmp_path: Path) -> Iterator[Database]:
     upgrade(database.engine)
     with database.transaction() as db:
         db.add(
-            Studio(id="st-0000000000000000", name="s", storage_location=(tmp_path / "storage").as_uri(), networks=["n"])
+            Studio(
+                id="st-0000000000000000",
+                name="s",
+                storage_location=(tmp_path / "storage").as_uri(),
+                networks=["n"],
+            )
         )
         db.flush()  # the cluster refers to it
         cluster = Cluster(

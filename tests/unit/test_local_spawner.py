@@ -23,7 +23,7 @@ BASE = {
     "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
     "AWS_SECRET_ACCESS_KEY": "aws-secret",
     "JUPYTER_TOKEN": "a-token-of-the-shell",
-    "LD_PRELOAD": "/tmp/evil.so",
+    "LD_PRELOAD": "/opt/evil.so",
     "PGPASSWORD": "pg-secret",
     # The control plane's settings, and the CLI's own variables.
     "SPARKSTUDIO_ADMIN_PASSWORD": "admin-password",

@@ -20,6 +20,7 @@ from sparkstudio.api.routers import (
     audit,
     cluster_ui,
     clusters,
+    dashboards,
     groups,
     job_runs,
     members,
@@ -120,6 +121,7 @@ def create_app(
     app.include_router(sso.router, prefix=API_PREFIX)  # single sign-on: public routes
     app.include_router(sso.pages)  # /login
     app.include_router(workspace_proxy.router)  # /workspaces/{id}/…: JupyterLab
+    app.include_router(dashboards.router)  # /dashboards/<signed>/…: job runs' Spark UIs
     app.include_router(emr_serverless.router)  # /aws/emr-serverless: boto3, the AWS CLI
 
     @app.get(f"{API_PREFIX}/health", tags=["session"])

@@ -44,6 +44,7 @@ from sparkstudio.lifecycle import ApplicationStatus, JobRunStatus
 from sparkstudio.schemas.job_runs import JobRunAttemptPublic, JobRunPublic
 from sparkstudio.serverless.runtime import ApplicationRuntime
 from sparkstudio.services import applications as application_service
+from sparkstudio.services import dashboards
 from sparkstudio.services import job_runs as job_run_service
 
 PREFIX: Final = "/aws/emr-serverless"
@@ -454,14 +455,16 @@ def _attempt_offset(token: str | None) -> int:
 def get_dashboard_for_job_run(
     applicationId: str,  # noqa: N803
     jobRunId: str,  # noqa: N803
+    request: Request,
     access: Authorized,
     db: Db,
     runtime: Runtime,
+    settings: AppSettings,
     attempt: Annotated[int | None, Query(ge=1)] = None,
     system_profile_logs: Annotated[bool | None, Query(alias="accessSystemProfileLogs")] = None,
 ) -> dict[str, Any]:
-    """GetDashboardForJobRun: the run's Spark UI, as the native API's dashboard answers it
-    (live while it runs, its page on the history server after)."""
+    """GetDashboardForJobRun: a presigned address of the run's Spark UI, good for an hour,
+    as the native API's dashboard gives it (live while it runs, history after)."""
     if system_profile_logs:
         raise shapes.invalid(
             "accessSystemProfileLogs", "is not supported here: there are no system profile logs"
@@ -470,16 +473,16 @@ def get_dashboard_for_job_run(
     run = job_run_service.get_job_run_or_404(db, application, jobRunId)
     if attempt is not None and not 1 <= attempt <= run.attempt:
         raise shapes.invalid("attempt", f"must be from 1 to {run.attempt} (got {attempt})")
-    history = runtime.history.url if runtime.history is not None else None
-    url = job_run_service.dashboard_url(run, application, history)
-    if not url:  # GetDashboardForJobRun declares no ConflictException
+    if not job_run_service.has_dashboard(run, application, history=runtime.history is not None):
+        # GetDashboardForJobRun declares no ConflictException
         raise shapes.invalid(
             "jobRunId",
             f"job run {run.id} has no Spark UI (it is {run.status}; application "
             f"{application.id} is {application.status}): it has not run yet, or the history "
             "server is off",
         )
-    return {"url": url}
+    base = settings.public_url or str(request.base_url)
+    return {"url": dashboards.address(base, dashboards.sign(settings, run.id))}
 
 
 # Operations are added above this line: the catch-all must be the router's last route.

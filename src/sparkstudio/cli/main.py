@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -59,6 +60,35 @@ def version() -> None:
 
 
 @app.command()
+_PASSWORD_ENV = "SPARKSTUDIO_ADMIN_PASSWORD"
+_PASSWORD_FD_ENV = "SPARKSTUDIO_ADMIN_PASSWORD_FD"
+
+
+def _scrub_admin_password() -> None:
+    """The bootstrap admin's password leaves the environment before anything runs: the
+    command starts again without it (a process's initial environment stays readable in
+    /proc until it execs), and gets it through a pipe instead."""
+    secret = os.environ.get(_PASSWORD_ENV)
+    if secret is None:
+        return
+    read, write = os.pipe()
+    os.write(write, secret.encode())
+    os.close(write)
+    os.set_inheritable(read, True)
+    env = {k: v for k, v in os.environ.items() if k.upper() != _PASSWORD_ENV}
+    env[_PASSWORD_FD_ENV] = str(read)
+    argv = [sys.executable, "-m", "sparkstudio.cli.main", *sys.argv[1:]]
+    os.execve(sys.executable, argv, env)  # noqa: S606
+
+
+def _admin_password_from_pipe() -> str | None:
+    descriptor = os.environ.pop(_PASSWORD_FD_ENV, None)
+    if descriptor is None:
+        return None
+    with os.fdopen(int(descriptor), "rb") as pipe:
+        return pipe.read().decode()
+
+
 def up(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on; 0 picks a free one.")] = None,
@@ -67,14 +97,19 @@ def up(
     ] = None,
 ) -> None:
     """Start the control plane on embedded defaults and serve until Ctrl-C."""
+    _scrub_admin_password()  # re-runs this command without it in the environment
+    os.umask(0o077)  # what the platform writes is its own unless it says otherwise
     from sparkstudio.server import ControlPlane
     from sparkstudio.settings import Settings
 
-    overrides = {
+    overrides: dict[str, object] = {
         key: value
         for key, value in (("host", host), ("port", port), ("home", home))
         if value is not None
     }
+    password = _admin_password_from_pipe()
+    if password is not None:
+        overrides["admin_password"] = password
     settings = Settings(**overrides)  # type: ignore[arg-type]
     plane = ControlPlane(settings, access_log=True, log_level="info")
     _stop_on_signals()

@@ -17,7 +17,6 @@ All bridges share one event loop in a thread of their own.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import os
@@ -193,6 +192,4 @@ async def _pump_both(
         await asyncio.gather(_pump(reader_a, writer_b), _pump(reader_b, writer_a))
     finally:
         for writer in (writer_a, writer_b):
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+            writer.close()  # not awaited: the loop may be stopping

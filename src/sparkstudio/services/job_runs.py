@@ -6,7 +6,7 @@ controller (``sparkstudio.serverless.jobs``) schedules runs and moves their stat
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -285,15 +285,20 @@ def list_attempts(db: Session, run: JobRun) -> list[JobRunAttemptPublic]:
     ]
 
 
-def dashboard_url(run: JobRun, application: Application, history: Callable[[], str] | None) -> str:
-    """The run's Spark UI: live while it runs (the application's driver for a Connect run,
-    its own driver for a spark-submit one), its page on the history server after; '' when
-    there is none (it never ran, or the history server is off)."""
+def live_ui(run: JobRun, application: Application) -> str:
+    """Where the run's live Spark UI answers while it runs ('' when it does not run): the
+    application's driver for a Connect run, its own driver for a spark-submit one."""
+    if run.status not in HOLDING:
+        return ""
+    return application.ui_url if run.runtime != CLASSIC else run.ui_url
+
+
+def has_dashboard(run: JobRun, application: Application, *, history: bool) -> bool:
+    """Whether the run has a Spark UI to show: live while it runs, its page on the
+    history server after (when the history server is on)."""
     if run.status in HOLDING:
-        return application.ui_url if run.runtime != CLASSIC else run.ui_url
-    if run.spark_app_id and history is not None:
-        return f"{history().rstrip('/')}/history/{run.spark_app_id}/jobs/"
-    return ""
+        return bool(live_ui(run, application))
+    return bool(run.spark_app_id) and history
 
 
 def attempt_log_prefix(run: JobRun, attempt: int) -> str:

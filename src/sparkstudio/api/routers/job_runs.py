@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import PlainTextResponse, Response
 from sqlalchemy.orm import Session
 
@@ -35,6 +35,7 @@ from sparkstudio.schemas.job_runs import (
 )
 from sparkstudio.serverless import job_logs
 from sparkstudio.services import applications as application_service
+from sparkstudio.services import dashboards
 from sparkstudio.services import events as event_service
 from sparkstudio.services import job_runs as service
 from sparkstudio.services.user_locations import studio_roots
@@ -219,25 +220,27 @@ def job_run_dashboard(
     studio_id: str,
     application_id: str,
     job_run_id: str,
+    request: Request,
     access: Authorized,
     db: Db,
     runtime: Runtime,
+    settings: AppSettings,
 ) -> DashboardPublic:
-    """The run's Spark UI: live while it runs (the application's driver for a CONNECT run,
-    its own driver for a CLASSIC one), its page on the history server once it has ended.
-    A 409 when there is none (it never ran, or the history server is off)."""
+    """A presigned address of the run's Spark UI, good for an hour: live while it runs
+    (the application's driver for a CONNECT run, its own driver for a CLASSIC one), its
+    page on the history server once it has ended. A 409 when there is none (it never ran,
+    or the history server is off)."""
     application = _application(db, access, application_id)
     run = service.get_job_run_or_404(db, application, job_run_id)
-    history = runtime.history.url if runtime.history is not None else None
-    url = service.dashboard_url(run, application, history)
-    if not url:
+    if not service.has_dashboard(run, application, history=runtime.history is not None):
         raise Conflict(
             f"job run {run.id} has no Spark UI (it is {run.status}"
             f"{'' if run.spark_app_id else ' and never ran on Spark'}); a running run "
             "shows its live UI, an ended one its history",
             reason="InvalidState",
         )
-    return DashboardPublic(url=url)
+    base = settings.public_url or str(request.base_url)
+    return DashboardPublic(url=dashboards.address(base, dashboards.sign(settings, run.id)))
 
 
 @router.get("/{job_run_id}/events", openapi_extra=requires(Action.JOB_RUN_DESCRIBE))
