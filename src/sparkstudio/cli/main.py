@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import signal
 import os
+import signal
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -59,7 +59,6 @@ def version() -> None:
     console.print(__version__)
 
 
-@app.command()
 _PASSWORD_ENV = "SPARKSTUDIO_ADMIN_PASSWORD"
 _PASSWORD_FD_ENV = "SPARKSTUDIO_ADMIN_PASSWORD_FD"
 
@@ -89,6 +88,7 @@ def _admin_password_from_pipe() -> str | None:
         return pipe.read().decode()
 
 
+@app.command()
 def up(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on; 0 picks a free one.")] = None,
