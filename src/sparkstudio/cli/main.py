@@ -59,8 +59,8 @@ def version() -> None:
     console.print(__version__)
 
 
-_PASSWORD_ENV = "SPARKSTUDIO_ADMIN_PASSWORD"
-_PASSWORD_FD_ENV = "SPARKSTUDIO_ADMIN_PASSWORD_FD"
+_PASSWORD_ENV = "SPARKSTUDIO_ADMIN_PASSWORD"  # noqa: S105 (a variable name)
+_PASSWORD_FD_ENV = "SPARKSTUDIO_ADMIN_PASSWORD_FD"  # noqa: S105
 
 
 def _scrub_admin_password() -> None:
