@@ -137,6 +137,8 @@ def running_control_plane(
             database_url = stack.enter_context(throwaway_postgres_database())
         settings = plane_settings(home, database_url, s3, **settings_overrides)
         plane = ControlPlane(settings, access_log=access_log).start()
+        # Last: the OS accounts and network namespaces the tests' studios were given.
+        stack.callback(plane.isolation.remove_everything_made)
         stack.callback(plane.stop)  # runs before the database is dropped
         stack.callback(end_every_cluster, plane)  # no JVM outlives the tests
         stack.callback(stop_every_application, plane)

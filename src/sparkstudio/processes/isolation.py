@@ -212,16 +212,31 @@ class Isolation:
     # -- cleanup --------------------------------------------------------------------------
 
     def forget_studio(self, studio_id: str) -> None:
-        """Remove a deleted studio's namespace and account (its processes are gone)."""
+        """Remove a deleted studio's network namespace (its processes are gone). Its OS
+        account stays: files it owns may remain, and a new account must never inherit them
+        by taking its uid."""
         name = namespace_of(studio_id)
         with self._lock:
             for key in [k for k in self._places if k[0] == studio_id]:
                 del self._places[key]
-        if self.sandboxed:
+        if self.sandboxed and netns.exists(name):
             self.bridges.forget(name)
             netns.delete(name)
-            identities.remove(studio_id)
             self._prepared.discard(name)
+
+    def remove_everything_made(self) -> None:
+        """Remove every namespace and OS account this control plane made (for throwaway
+        installations: the tests'). Nothing of theirs may run any more."""
+        with self._lock:
+            owners = {owner for _, owner in self._places} | {studio for studio, _ in self._places}
+            self._places.clear()
+        for name in list(self._prepared):
+            if netns.exists(name):
+                netns.delete(name)
+        self._prepared.clear()
+        if self.sandboxed:
+            for owner in owners:
+                identities.remove(owner)
 
     def storage_owner(self, studio_id: str) -> Place:
         return self.studio_place(studio_id)

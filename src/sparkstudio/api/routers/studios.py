@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from sparkstudio.api.deps import AppSettings, Authorized, Db, requires
+from sparkstudio.api.deps import AppSettings, Authorized, Db, Runtime, requires
 from sparkstudio.api.errors import ERROR_RESPONSES
 from sparkstudio.auth.actions import Action
 from sparkstudio.schemas.common import Limit, Name, Page, PageToken
@@ -57,6 +57,8 @@ def update_studio(
     status_code=status.HTTP_204_NO_CONTENT,
     openapi_extra=requires(Action.STUDIO_DELETE),
 )
-def delete_studio(studio_id: str, access: Authorized, db: Db) -> None:
-    service.delete_studio(db, access.require_studio())
+def delete_studio(studio_id: str, access: Authorized, db: Db, runtime: Runtime) -> None:
+    studio = access.require_studio()
+    service.delete_studio(db, studio)
     db.commit()
+    runtime.isolation.forget_studio(studio.id)
