@@ -190,6 +190,8 @@ async def _pump_both(
 ) -> None:
     try:
         await asyncio.gather(_pump(reader_a, writer_b), _pump(reader_b, writer_a))
+    except asyncio.CancelledError:
+        pass  # the bridges are closing: the connection ends with them
     finally:
         for writer in (writer_a, writer_b):
             writer.close()  # not awaited: the loop may be stopping

@@ -87,7 +87,9 @@ def software_paths() -> list[Path]:
     java = find_java()
     if java is not None:
         paths.append(java.resolve().parent.parent)
-    return _outermost([p.resolve() for p in paths if p.exists()])
+    # Both spellings: programs are started by the paths the control plane knows them by
+    # (a virtualenv reached through a link, say), and bind the real files.
+    return _outermost([q for p in paths if p.exists() for q in (p.absolute(), p.resolve())])
 
 
 def _outermost(paths: Iterable[Path]) -> list[Path]:
