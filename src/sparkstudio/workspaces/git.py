@@ -99,20 +99,30 @@ def _mirror_git(args: list[str], cwd: Path, url: str, credentials: tuple[str, st
 # -- the working tree: the owner's git, in their sandbox, without a network ----------------
 
 
+def _trust_file(mirror: Path) -> Path:
+    """The working tree's git's global configuration: it may read the mirror, which is
+    another account's (git passes no command-line setting to a local upload-pack)."""
+    path = mirror.parent / f"{mirror.name}.gitconfig"
+    path.write_text(f"[safe]\n\tdirectory = {mirror}\n")
+    path.chmod(0o644)
+    return path
+
+
 def _tree_git(place: Place, args: list[str], cwd: Path, mirror: Path) -> str:
+    trust = _trust_file(mirror)
     env = {
         **git_environment_hardening(allow_file=True),
+        "GIT_CONFIG_GLOBAL": str(trust),
         "GIT_AUTHOR_NAME": place.identity.name,
         "GIT_AUTHOR_EMAIL": f"{place.identity.name}@sparkstudio",
         "GIT_COMMITTER_NAME": place.identity.name,
         "GIT_COMMITTER_EMAIL": f"{place.identity.name}@sparkstudio",
     }
-    config = [*git_config_args(True), "-c", f"safe.directory={mirror}"]
     result = place.run(
-        ["git", *config, *args],
+        ["git", *git_config_args(True), *args],
         env,
         writable=(cwd,),
-        readable=(mirror,),
+        readable=(mirror, trust),
         cwd=cwd,
         timeout=TIMEOUT_SECONDS,
     )
