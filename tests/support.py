@@ -6,6 +6,8 @@ typing (a unique name, the expected status, the usual request body).
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import secrets
 import subprocess
@@ -345,6 +347,25 @@ def login(api_url: str, name: str, password: str) -> UserClient:
             client.post("/auth/login", json={"username": name, "password": password}), 200
         )
     return UserClient(api_url, user=body["user"], password=password, token=body["token"])
+
+
+def raw_get(base_url: str, raw_path: str, token: str | None = None) -> tuple[int, Any]:
+    """GET ``raw_path`` exactly as written: no client normalises it first (httpx removes
+    '.' and '..' segments), so the server sees the encoded and the raw dots a browser, curl
+    or an attacker may send. Returns the status and the JSON body (the text if not JSON)."""
+    parts = urlsplit(base_url)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=60)
+    try:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        connection.request("GET", raw_path, headers=headers)
+        response = connection.getresponse()
+        content = response.read().decode("utf-8", "replace")
+    finally:
+        connection.close()
+    try:
+        return response.status, json.loads(content)
+    except ValueError:
+        return response.status, content
 
 
 def expect(response: httpx.Response, status: int) -> Any:
