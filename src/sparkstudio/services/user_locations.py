@@ -72,7 +72,7 @@ def check_source(db: Session, studio: Studio, principal: Principal, value: str, 
 def check_output(studio: Studio, value: str, field: str) -> str:
     """A location to write to: the studio's, never a workspace's folder."""
     location = confine(value, field, studio_roots(studio))
-    if False:
+    if _workspace_of(studio, location) is not None:
         raise Invalid.field(
             field,
             "is in the studio's workspace folders, which are their users' own; "
