@@ -84,6 +84,7 @@ class Isolation:
         self._places: dict[tuple[str, str], Place] = {}
         self._prepared: set[str] = set()
         self._lock = threading.Lock()
+        self._making = threading.Lock()  # one place made at a time: accounts, namespaces
         self._front = HostTarget()
         self._api = HostTarget()
         self.host_egress = Egress(connect_url="", api_url="")
@@ -130,6 +131,14 @@ class Isolation:
         with self._lock:
             place = self._places.get(key)
         if place is not None:
+            return place
+        with self._making:
+            return self._make_place(key, studio_id, owner_id, what)
+
+    def _make_place(self, key: tuple[str, str], studio_id: str, owner_id: str, what: str) -> Place:
+        with self._lock:
+            place = self._places.get(key)
+        if place is not None:  # made meanwhile
             return place
         if not self.sandboxed:
             place = HostPlace(identities.current(), self.host_egress)

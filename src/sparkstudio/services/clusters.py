@@ -6,8 +6,11 @@ reconciler (``sparkstudio.clusters.controller``) starts, watches, scales and sto
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import TypeAdapter
 from sqlalchemy import Row, select
@@ -194,9 +197,33 @@ def create_from_spec(
     )
 
 
+def _host_problem(url: str) -> str:
+    """Why the platform may not connect to ``url``'s host on a studio admin's word: the
+    host's own loopback and link-local addresses are the platform's (its database, the
+    history server of every studio)."""
+    host = urlsplit(url.replace("sc://", "http://", 1)).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return ""  # it does not resolve: observing it will say so
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if address.is_loopback or address.is_link_local or address.is_unspecified:
+            return f"{host} is this host's own address ({address})"
+    return ""
+
+
 def register_external(
     db: Session, studio: Studio, data: ClusterRegister, principal: Principal
 ) -> Cluster:
+    if not principal.is_platform_admin:
+        for field, url in (("connect_url", data.connect_url), ("ui_url", str(data.ui_url or ""))):
+            problem = _host_problem(url) if url else ""
+            if problem:
+                raise Invalid.field(
+                    field,
+                    f"{problem}: only a platform admin may register an endpoint on this host",
+                )
     state = {
         "connect_url": data.connect_url,
         "token": data.token.get_secret_value() if data.token else "",

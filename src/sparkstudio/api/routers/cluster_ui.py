@@ -11,6 +11,7 @@ and the upstream address is built from the cluster's record, never from the requ
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -55,9 +56,29 @@ def proxied_cluster(
 Cluster = Annotated[Proxied, Depends(proxied_cluster)]
 
 
+def _checked(kind: str) -> Callable[[str, str, Request], str]:
+    """A dependency checking the path under ``…/{kind}/`` before anything else (it is
+    declared first: the path rule comes before authorization and the cluster's state)."""
+
+    def remainder(studio_id: str, cluster_id: str, request: Request) -> str:
+        prefix = f"{API_PREFIX}/studios/{studio_id}/clusters/{cluster_id}/{kind}/"
+        return ui_proxy.remainder(request, prefix)
+
+    return remainder
+
+
+UiPath = Annotated[str, Depends(_checked("ui"))]
+HistoryPath = Annotated[str, Depends(_checked("history"))]
+
+
 @router.get("/ui/{path:path}", openapi_extra=requires(Action.CLUSTER_VIEW_UI))
 async def spark_ui(
-    studio_id: str, cluster_id: str, path: str, request: Request, cluster: Cluster
+    studio_id: str,
+    cluster_id: str,
+    path: str,
+    remainder: UiPath,
+    request: Request,
+    cluster: Cluster,
 ) -> Response:
     """The cluster driver's live Spark UI (jobs, stages, SQL, executors, Connect)."""
     if cluster.ended:
@@ -68,7 +89,6 @@ async def spark_ui(
         )
     if not cluster.ui_url:
         raise Conflict(f"cluster {cluster_id} has no Spark UI yet", reason="InvalidState")
-    remainder = ui_proxy.remainder(request, f"{cluster.prefix}/ui/")
     return await ui_proxy.forward(request, cluster.ui_url, remainder, f"{cluster.prefix}/ui")
 
 
@@ -77,6 +97,7 @@ async def spark_history(
     studio_id: str,
     cluster_id: str,
     path: str,
+    remainder: HistoryPath,
     request: Request,
     cluster: Cluster,
     runtime: Runtime,
@@ -89,7 +110,6 @@ async def spark_history(
             f"cluster {cluster_id} has not started its Spark application yet", reason="InvalidState"
         )
     app = cluster.app_id
-    remainder = ui_proxy.remainder(request, f"{cluster.prefix}/history/")
     if remainder == "":
         return RedirectResponse(f"{cluster.prefix}/history/history/{app}/jobs/")
     if not ui_proxy.history_page_of(app, remainder):
