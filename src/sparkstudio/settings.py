@@ -6,6 +6,7 @@ import ipaddress
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -135,9 +136,43 @@ class Settings(BaseSettings):
         description="Job runners each started application keeps warm (PySpark imported, "
         "a Spark Connect query run), so that a job run starts in milliseconds.",
     )
+    job_log_max_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        le=10 * 1024**3,
+        description="The most kept of each job run attempt's stdout and of its stderr in "
+        "its log location: a longer log keeps its last lines, after a first line saying "
+        "how many bytes were dropped.",
+    )
     history_server: bool = Field(
         default=True,
         description="Run a Spark history server for the event logs of every cluster.",
+    )
+    isolation: Literal["auto", "sandbox", "single-user"] = Field(
+        default="auto",
+        description="How users' code is kept apart: 'sandbox' runs it under OS identities "
+        "of its studio in bubblewrap sandboxes and studio network namespaces (needs root, "
+        "bwrap, setpriv, nsenter and ip); 'single-user' runs everything as the control "
+        "plane's own user (one person's machine); 'auto' picks sandbox when it can.",
+    )
+    single_user_acknowledged: bool = Field(
+        default=False,
+        description="In single-user mode, allow more than one person into the platform's "
+        "studios although their code runs as the same OS user and can read each other's data.",
+    )
+    connect_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="Port of the Spark Connect front on the control plane's host (clients "
+        "outside the platform connect there with a per-user token); 0 picks a free one.",
+    )
+    connect_token_minutes: int = Field(
+        default=60,
+        ge=1,
+        le=24 * 60,
+        description="Lifetime of a per-user Spark Connect token for new sessions (a session "
+        "opened with it goes on; a revoked user's sessions end within a minute).",
     )
 
     workspace_spawner: str = Field(

@@ -39,7 +39,13 @@ from sparkstudio.services.workspace_servers import storage_options
 from sparkstudio.settings import Settings, without_settings
 from sparkstudio.spark import processes
 from sparkstudio.spark.processes import ProcessRecord
-from sparkstudio.storage.stores import Store, fetch_file
+from sparkstudio.storage.stores import (
+    Store,
+    StoreRetries,
+    StoreUnreachable,
+    fetch_file,
+    plain_errors,
+)
 
 log = logging.getLogger("sparkstudio.notebooks")
 
@@ -61,8 +67,15 @@ class _Target:
 
 
 class ExecutionController:
-    def __init__(self, settings: Settings, database: Database, watcher: ExitWatcher) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        watcher: ExitWatcher,
+        store_retries: StoreRetries = StoreRetries(),
+    ) -> None:
         self.settings, self.database, self.watcher = settings, database, watcher
+        self.store_retries = store_retries  # for a notebook's store that does not answer
 
     def handle(self, execution_id: str) -> float | None:
         for _ in range(4):  # START_PENDING → STARTING → RUNNING in one look when it can
@@ -163,8 +176,13 @@ class ExecutionController:
         local = folder / "input" / name
         try:
             self._fetch(execution, local)
-        except (OSError, ValueError) as error:
+        except StoreUnreachable as error:
+            return self._unreachable(execution, str(error))
+        except (FileNotFoundError, ValueError) as error:
             self._fail(execution.id, "NOTEBOOK_NOT_FOUND", f"{name}: {error}")
+            return None
+        except OSError as error:  # no credentials, access denied
+            self._fail(execution.id, "NOTEBOOK_UNREADABLE", f"{name}: {error}")
             return None
         job = {
             "input": str(local),
@@ -190,6 +208,23 @@ class ExecutionController:
             reason = Reason("RUNNING", f"on {execution.target_kind.lower()} {target.name}")
             lifecycle.transition(db, NOTEBOOK_EXECUTION, row, _N.RUNNING, reason, ACTOR)
         return RUNNING_POLL_SECONDS
+
+    def _unreachable(self, execution: NotebookExecution, error: str) -> float | None:
+        """The notebook's store does not answer: a few more tries, each said once in the
+        execution's events and the log (one line), then it fails saying why."""
+        tried = int((execution.state or {}).get("notebook_tries", 0)) + 1
+        wait = self.store_retries.wait_after(tried)
+        if wait is None:
+            self._fail(execution.id, "NOTEBOOK_UNREACHABLE", f"{error} ({tried} tries)")
+            return None
+        message = f"{error}; try {tried} of {self.store_retries.tries}, again in {wait:g} s"
+        with self._write(execution.id) as (db, row):
+            row.state = {**(row.state or {}), "notebook_tries": tried}
+            row.status_reason_code, row.status_reason_message = "NOTEBOOK_UNREACHABLE", message
+            reason = Reason("NOTEBOOK_UNREACHABLE", message)
+            lifecycle.note(db, NOTEBOOK_EXECUTION, row, reason, ACTOR)
+        log.warning("execution %s: %s", execution.id, message)
+        return wait
 
     def _fetch(self, execution: NotebookExecution, local: Path) -> None:
         with self.database.session(write=False) as db:
@@ -232,13 +267,14 @@ class ExecutionController:
         uris: dict[str, str] = {}
         try:
             store = Store.open(prefix, storage_options(self.settings, prefix))
-            store.fs.makedirs(store.root, exist_ok=True)
-            for key, column in (("output", "output_notebook_uri"), ("html", "output_html_uri")):
-                local = Path(job.get(key, ""))
-                if job.get(key) and local.is_file():
-                    target = store.join(local.name)
-                    store.fs.put_file(str(local), target)
-                    uris[column] = f"{prefix}/{local.name}"
+            with plain_errors(prefix):
+                store.fs.makedirs(store.root, exist_ok=True)
+                for key, column in (("output", "output_notebook_uri"), ("html", "output_html_uri")):
+                    local = Path(job.get(key, ""))
+                    if job.get(key) and local.is_file():
+                        target = store.join(local.name)
+                        store.fs.put_file(str(local), target)
+                        uris[column] = f"{prefix}/{local.name}"
         except (OSError, ValueError) as error:
             log.warning("execution %s: outputs not written to %s: %s", execution.id, prefix, error)
             return ""

@@ -5,10 +5,14 @@ log under ``sparklogs/``) into its directory on this host; when it ends they are
 to ``<log URI>/applications/<app>/jobs/<run>/attempts/<n>/SPARK_DRIVER/`` (event logs to
 ``…/attempts/<n>/sparklogs/``). Reads take the local copy while it exists, so a run's
 log can be followed live, and the kept copy afterwards.
+
+Of each stream at most ``SPARKSTUDIO_JOB_LOG_MAX_BYTES`` is kept: a longer one keeps its
+tail from its first whole line, after a line saying how much was dropped.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Literal
 
@@ -17,13 +21,18 @@ from sparkstudio.errors import Invalid, NotFound
 from sparkstudio.services.job_runs import attempt_log_prefix
 from sparkstudio.services.workspace_servers import storage_options
 from sparkstudio.settings import Settings
-from sparkstudio.storage.stores import Store
+from sparkstudio.storage.stores import Store, plain_errors
 
 Stream = Literal["stdout", "stderr"]
 STREAMS: tuple[Stream, ...] = ("stdout", "stderr")
 DRIVER_FOLDER = "SPARK_DRIVER"
 EVENT_LOG_FOLDER = "sparklogs"
 MAX_READ_BYTES = 1 << 20  # one MiB per read: longer logs are read by their tail
+_LINE_SEARCH_BYTES = 64 * 1024  # how far into the tail its first whole line is looked for
+TRUNCATED = (
+    "[sparkstudio: the first {dropped} bytes of this log were dropped; the last {kept} "
+    "bytes are kept (SPARKSTUDIO_JOB_LOG_MAX_BYTES)]\n"
+)
 
 
 def attempt_dir(settings: Settings, run: JobRun, attempt: int) -> Path:
@@ -58,12 +67,32 @@ def read_log(settings: Settings, run: JobRun, attempt: int, stream: str, *, tail
     return data.decode("utf-8", "replace")
 
 
+def tail_of(source: Path, limit: int) -> Path:
+    """``source`` if it holds at most ``limit`` bytes; else a copy of its tail beside it
+    (``<name>.kept``), from its first whole line, after a line saying what was dropped."""
+    size = source.stat().st_size
+    if size <= limit:
+        return source
+    kept = source.with_name(source.name + ".kept")
+    with source.open("rb") as reader, kept.open("wb") as writer:
+        reader.seek(size - limit)
+        head = reader.read(min(limit, _LINE_SEARCH_BYTES))
+        newline = head.find(b"\n")
+        skip = newline + 1 if 0 <= newline < len(head) - 1 else 0  # else: one endless line
+        dropped = size - limit + skip
+        writer.write(TRUNCATED.format(dropped=dropped, kept=size - dropped).encode())
+        writer.write(head[skip:])
+        shutil.copyfileobj(reader, writer, 1 << 20)
+    return kept
+
+
 def keep_logs(settings: Settings, run: JobRun, attempt: int) -> str:
-    """Copy an ended attempt's logs to its log URI; the local copy goes. Returns the URI."""
+    """Copy an ended attempt's logs (of each stream, at most the setting's bytes: its tail)
+    to its log URI; the local copy goes once copied. Returns the URI."""
     local = attempt_dir(settings, run, attempt)
     prefix = attempt_log_prefix(run, attempt)
     store = Store.open(prefix, storage_options(settings, prefix))
-    copies = [(local / s, f"{DRIVER_FOLDER}/{s}") for s in STREAMS]
+    copies = [(local / s, f"{DRIVER_FOLDER}/{s}") for s in STREAMS if (local / s).is_file()]
     events = local / EVENT_LOG_FOLDER
     if events.is_dir():
         copies += [
@@ -71,11 +100,17 @@ def keep_logs(settings: Settings, run: JobRun, attempt: int) -> str:
             for path in sorted(events.rglob("*"))
             if path.is_file()
         ]
-    for source, name in copies:
-        if source.is_file():
-            target = store.join(name)
-            store.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
-            store.fs.put_file(str(source), target)
+    try:
+        with plain_errors(prefix):
+            for source, name in copies:
+                if name.startswith(DRIVER_FOLDER):
+                    source = tail_of(source, settings.job_log_max_bytes)
+                target = store.join(name)
+                store.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+                store.fs.put_file(str(source), target)
+    finally:
+        for stream in STREAMS:
+            (local / f"{stream}.kept").unlink(missing_ok=True)
     for source, _ in copies:
         source.unlink(missing_ok=True)
     return prefix
