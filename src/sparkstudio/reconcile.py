@@ -4,7 +4,7 @@ A de-duplicating work queue of resource keys feeds a few worker threads. A key i
 never handled by two threads at once; a key added while it is being handled is handled
 again right after. A handler returns when it wants to look again (or None); a handler
 that raises is retried with exponential backoff, so one broken resource cannot stall
-the others.
+the others. A failure's traceback is logged once; the same failure again is one line.
 """
 
 from __future__ import annotations
@@ -97,6 +97,7 @@ class Reconciler:
     def __init__(self, name: str, handler: Handler, threads: int = 4) -> None:
         self.name, self.handler = name, handler
         self.queue = WorkQueue()
+        self._last_failure: dict[str, str] = {}  # per key: the failure logged with its traceback
         self._threads = [
             threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
             for i in range(threads)
@@ -113,12 +114,23 @@ class Reconciler:
         while (key := self.queue.get()) is not None:
             try:
                 again = self.handler(key)
-            except Exception:
-                attempts = self.queue.failures(key) + 1
-                log.exception("%s: reconciling %s failed (attempt %d)", self.name, key, attempts)
+            except Exception as error:
+                self._log_failure(key, error)
                 self.queue.done(key, failed=True)
             else:
+                self._last_failure.pop(key, None)
                 self.queue.done(key, again_in=again)
+
+    def _log_failure(self, key: str, error: Exception) -> None:
+        attempts = self.queue.failures(key) + 1
+        what = f"{type(error).__name__}: {error}"
+        if self._last_failure.get(key) == what:
+            log.warning(
+                "%s: reconciling %s failed again (attempt %d): %s", self.name, key, attempts, what
+            )
+            return
+        self._last_failure[key] = what
+        log.exception("%s: reconciling %s failed (attempt %d)", self.name, key, attempts)
 
     def stop(self, timeout: float = 30.0) -> None:
         self.queue.close()

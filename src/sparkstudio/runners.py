@@ -1,9 +1,10 @@
 """Runners: processes a controller starts for one piece of work (a job run's attempt, a
 notebook execution), and the files they and the control plane exchange.
 
-A runner reads its ``job.json`` and writes ``exit.json`` (``{"code": …, "error": …}``)
-when it ends. Files, not pipes: a restarted control plane still follows a runner it
-did not start.
+A runner reads its ``job.json`` and writes ``exit.json`` (``{"code": …, "error": …,
+"started_at": …, "ended_at": …}``) when it ends. Files, not pipes: a restarted control
+plane still follows a runner it did not start, and takes the times the runner recorded
+(not when it looked: it may have been down meanwhile).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import json
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +45,27 @@ def read_json(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def exit_record(code: int, error: str, started_at: float | None) -> dict[str, Any]:
+    """What a runner writes as it ends: ``started_at`` (when it started its job) and
+    ``ended_at`` (now) in seconds since the epoch."""
+    return {"code": code, "error": error, "started_at": started_at, "ended_at": time.time()}
+
+
+def ran(result: dict[str, Any], now: datetime) -> tuple[datetime | None, datetime]:
+    """When the runner started its job (None if it did not say) and when it ended, as it
+    recorded them: a runner that ended without a word ended, for all we know, ``now``."""
+
+    def at(key: str) -> datetime | None:
+        value = result.get(key)
+        if not isinstance(value, int | float):
+            return None
+        return min(datetime.fromtimestamp(value, tz=UTC), now)  # never in the future
+
+    ended = at("ended_at") or now
+    started = at("started_at")
+    return (min(started, ended) if started is not None else None), ended
 
 
 def outcome(folder: Path, record: ProcessRecord | None) -> dict[str, Any] | None:

@@ -136,6 +136,14 @@ class Settings(BaseSettings):
         description="Job runners each started application keeps warm (PySpark imported, "
         "a Spark Connect query run), so that a job run starts in milliseconds.",
     )
+    job_log_max_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        le=10 * 1024**3,
+        description="The most kept of each job run attempt's stdout and of its stderr in "
+        "its log location: a longer log keeps its last lines, after a first line saying "
+        "how many bytes were dropped.",
+    )
     history_server: bool = Field(
         default=True,
         description="Run a Spark history server for the event logs of every cluster.",

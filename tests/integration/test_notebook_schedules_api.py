@@ -425,6 +425,40 @@ def test_a_restart_neither_loses_a_due_run_nor_runs_it_twice(
         assert row is not None and row.next_due_at == DUE + timedelta(days=1)
 
 
+def test_a_minute_schedule_runs_every_due_time_within_the_grace_after_a_crash(
+    site: Site,
+) -> None:
+    """The control plane goes down with a run in progress and comes back 122 s later: the
+    two due times that passed meanwhile, within the grace period, each get their run."""
+    site.clock.set(START)
+    studio = create_studio(site.client)
+    assert site.plane is not None
+    cluster = register_external(site.client, site.plane, studio["id"])
+    body = schedule_body(cluster["id"], cron="* * * * *", max_concurrent_runs=5)
+    schedule = expect(site.client.post(schedules_path(studio["id"]), json=body), 201)
+    site.clock.set(DUE + timedelta(seconds=10))
+    site.look(schedule["id"])
+    [running] = site.runs(schedule["id"])
+    assert running.status in {"START_PENDING", "STARTING"}  # in progress when it goes down
+
+    site.stop()
+    site.clock.set(DUE + timedelta(seconds=132))
+    site.start()  # the start looks at every active schedule
+    wanted = [DUE, DUE + timedelta(minutes=1), DUE + timedelta(minutes=2)]
+    deadline = time.monotonic() + 10
+    while [r.scheduled_for for r in site.runs(schedule["id"])] != wanted:
+        assert time.monotonic() < deadline, [r.scheduled_for for r in site.runs(schedule["id"])]
+        time.sleep(0.05)
+    site.look(schedule["id"])  # and nothing more
+    runs = site.runs(schedule["id"])
+    assert [r.scheduled_for for r in runs] == wanted
+    assert [site.started_because(r) for r in runs] == ["SCHEDULED"] * 3
+    assert "MISSED" not in event_codes(site.client, studio["id"], schedule["id"])
+    described = expect(site.client.get(f"{schedules_path(studio['id'])}/{schedule['id']}"), 200)
+    assert datetime.fromisoformat(described["next_due_at"]) == DUE + timedelta(minutes=3)
+    assert datetime.fromisoformat(described["last_due_at"]) == DUE + timedelta(minutes=2)
+
+
 def test_two_schedulers_on_one_database_run_a_due_time_once(
     site: Site, daily: Callable[..., Any]
 ) -> None:

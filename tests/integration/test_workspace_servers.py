@@ -28,6 +28,7 @@ from sparkstudio.db.session import Database
 from sparkstudio.server import ControlPlane
 from sparkstudio.spark import processes
 from sparkstudio.spark.processes import ProcessRecord
+from sparkstudio.workspaces.controller import WorkspaceController
 from tests.integration.test_clusters_api import register_external
 from tests.s3 import S3Server
 from tests.support import (
@@ -348,6 +349,46 @@ def test_a_killed_server_loses_nothing_saved_and_reopens_on_the_next_open(
     assert first.headers["Retry-After"]
     wait_for_workspace(owner, lab_studio["id"], created["id"], RUNNING)
     assert expect(lab.http.get("api/contents/notes.txt"), 200)["content"] == text
+
+
+def test_the_first_request_after_the_server_died_answers_that_it_starts_again(
+    control_plane: ControlPlane,
+    database: Database,
+    owner: UserClient,
+    lab_studio: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    created = create_workspace(owner, lab_studio["id"])
+    start_and_wait(owner, lab_studio["id"], created["id"])
+    lab = Lab(control_plane, owner, created["id"])
+    expect(lab.http.get("api/contents/"), 200)
+    record = server_process(database, created["id"])
+    observe = WorkspaceController._observe
+
+    def unobserved(controller: WorkspaceController, snap: Any) -> float | None:
+        # The reconciler does not look at this workspace: the request comes first.
+        return 0.2 if snap.id == created["id"] else observe(controller, snap)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(WorkspaceController, "_observe", unobserved)
+        os.killpg(record.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while processes.is_alive(record):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        first = lab.http.get("api/contents/")
+        assert first.status_code == 503, first.text
+        assert first.headers["Retry-After"] and first.json()["reason"] == "WorkspaceStarting"
+    # It starts again without being asked twice.
+    wait_for_workspace(owner, lab_studio["id"], created["id"], RUNNING)
+    events = expect(
+        owner.get(f"/studios/{lab_studio['id']}/workspaces/{created['id']}/events"), 200
+    )["items"]
+    lost = [e for e in events if e["reason"]["code"] == "SERVER_LOST"]
+    assert [e["to_status"] for e in lost] == ["STOPPED"]
+    assert events[-1]["to_status"] in RUNNING
+    expect(lab.http.get("api/contents/"), 200)
+    assert server_process(database, created["id"]).pid != record.pid
 
 
 def server_process(database: Database, workspace_id: str) -> ProcessRecord:

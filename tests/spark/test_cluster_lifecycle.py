@@ -26,6 +26,7 @@ from sparkstudio.db.models import Cluster
 from sparkstudio.server import ControlPlane
 from sparkstudio.settings import Settings
 from sparkstudio.spark import processes
+from sparkstudio.spark.driver import read_activity
 from sparkstudio.spark.processes import ProcessRecord
 from tests.support import (
     ADMIN_NAME,
@@ -179,13 +180,40 @@ def test_a_restarted_control_plane_readopts_live_clusters_and_ends_dead_ones(lab
         assert lab.state(role)["master"] == before[role]["master"]
 
 
-def test_a_lost_worker_is_reported_and_replaced(lab: Lab) -> None:
+def test_a_worker_lost_mid_query_is_replaced_and_the_query_completes(lab: Lab) -> None:
+    from pyspark.sql import SparkSession
+
     state = lab.state("elastic")
     worker = state["workers"][0]
-    os.killpg(worker["pid"], signal.SIGKILL)
-    lab.wait_for_event("elastic", "WORKER_LOST")
-    replaced = lab.wait_for_event("elastic", "WORKER_REPLACED")
-    assert "in its place" in replaced["reason"]["message"]
+    url = expect(lab.client().get(lab.path("elastic") + "/connection"), 200)["url"]
+    session = SparkSession.builder.remote(url).create()
+    results: list[Any] = []
+    errors: list[BaseException] = []
+
+    def query() -> None:
+        try:
+            sleepy = "java_method('java.lang.Thread', 'sleep', cast(1500 as bigint)) AS slept"
+            results.extend(session.range(0, 6, 1, 6).selectExpr("id", sleepy).collect())
+        except BaseException as error:  # reported below, in the test's thread
+            errors.append(error)
+
+    running = threading.Thread(target=query)
+    running.start()
+    try:
+        ui_url = f"http://127.0.0.1:{state['driver_ui_port']}"
+        deadline = time.monotonic() + 180  # an executor is asked for when tasks wait
+        while not ((seen := read_activity(ui_url)) and seen.running_tasks > 0):
+            assert time.monotonic() < deadline and not errors, (seen, errors)
+            time.sleep(0.2)
+        os.killpg(worker["pid"], signal.SIGKILL)  # with the executor running its tasks
+        lab.wait_for_event("elastic", "WORKER_LOST")
+        replaced = lab.wait_for_event("elastic", "WORKER_REPLACED")
+        assert "in its place" in replaced["reason"]["message"]
+    finally:
+        running.join(timeout=180)
+        session.stop()
+    # The tasks lost with the worker ran again on the one in its place.
+    assert errors == [] and sorted(row["id"] for row in results) == list(range(6))
     after = lab.state("elastic")
     assert [w["role"] for w in after["workers"]] != [worker["role"]]
     assert all(processes.is_alive(ProcessRecord.from_json(_record(w))) for w in after["workers"])

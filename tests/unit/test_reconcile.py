@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+
+import pytest
 
 from sparkstudio.reconcile import Reconciler, WorkQueue
 
@@ -113,3 +116,32 @@ def test_a_failing_handler_is_retried_and_does_not_stop_the_others() -> None:
         reconciler.stop()
     assert calls["good"] == 1
     assert calls["bad"] >= 3
+
+
+def test_a_handler_failing_the_same_way_logs_its_traceback_once_then_one_line_per_retry(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    calls = 0
+
+    def handler(key: str) -> float | None:
+        nonlocal calls
+        calls += 1
+        if calls == 5:
+            raise ValueError("another way")  # a new failure shows its traceback again
+        raise RuntimeError("the store does not answer")
+
+    reconciler = Reconciler("test", handler, threads=1)
+    reconciler.queue.base_backoff = 0.001
+    with caplog.at_level(logging.WARNING, logger="sparkstudio.reconcile"):
+        reconciler.start()
+        try:
+            reconciler.wake("stuck")
+            deadline = time.monotonic() + 3
+            while calls < 6 and time.monotonic() < deadline:
+                time.sleep(0.01)
+        finally:
+            reconciler.stop()
+    records = [r for r in caplog.records if "stuck" in r.getMessage()][:6]
+    assert [r.exc_info is not None for r in records] == [True, False, False, False, True, True]
+    assert "the store does not answer" in records[1].getMessage()
+    assert "attempt 2" in records[1].getMessage()

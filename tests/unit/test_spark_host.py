@@ -81,6 +81,6 @@ def test_doctor_reports_a_taken_port(tmp_path: Path) -> None:
 
 def test_doctor_passes_on_this_host(tmp_path: Path) -> None:
     checks = run_checks(Settings(home=tmp_path, port=0))
-    assert [c.name for c in checks] == ["java", "spark", "port", "store"]
+    assert [c.name for c in checks] == ["java", "spark", "port", "store", "isolation"]
     assert all(c.ok for c in checks), checks
     assert check_store(Settings(home=tmp_path)).ok

@@ -40,6 +40,7 @@ from sparkstudio.services.notebook_executions import TARGET_STOPPED, notebook_so
 from sparkstudio.services.workspace_servers import contents_url
 from sparkstudio.settings import Settings
 from sparkstudio.spark.processes import ProcessRecord
+from sparkstudio.storage.stores import StoreRetries, StoreUnreachable, plain_errors
 
 log = logging.getLogger("sparkstudio.notebooks")
 
@@ -68,9 +69,11 @@ class ExecutionController:
         database: Database,
         watcher: ExitWatcher,
         isolation: Isolation,
+        store_retries: StoreRetries = StoreRetries(),
     ) -> None:
         self.settings, self.database, self.watcher = settings, database, watcher
         self.isolation = isolation
+        self.store_retries = store_retries  # for a notebook's store that does not answer
 
     def handle(self, execution_id: str) -> float | None:
         for _ in range(4):  # START_PENDING → STARTING → RUNNING in one look when it can
@@ -178,8 +181,13 @@ class ExecutionController:
         local = folder / "input" / name
         try:
             self._fetch(execution, local)
-        except (OSError, ValueError) as error:
+        except StoreUnreachable as error:
+            return self._unreachable(execution, str(error))
+        except (FileNotFoundError, ValueError) as error:
             self._fail(execution.id, "NOTEBOOK_NOT_FOUND", f"{name}: {error}")
+            return None
+        except OSError as error:  # no credentials, access denied
+            self._fail(execution.id, "NOTEBOOK_UNREADABLE", f"{name}: {error}")
             return None
         job = {
             "input": str(local),
@@ -206,6 +214,23 @@ class ExecutionController:
             reason = Reason("RUNNING", f"on {execution.target_kind.lower()} {target.name}")
             lifecycle.transition(db, NOTEBOOK_EXECUTION, row, _N.RUNNING, reason, ACTOR)
         return RUNNING_POLL_SECONDS
+
+    def _unreachable(self, execution: NotebookExecution, error: str) -> float | None:
+        """The notebook's store does not answer: a few more tries, each said once in the
+        execution's events and the log (one line), then it fails saying why."""
+        tried = int((execution.state or {}).get("notebook_tries", 0)) + 1
+        wait = self.store_retries.wait_after(tried)
+        if wait is None:
+            self._fail(execution.id, "NOTEBOOK_UNREACHABLE", f"{error} ({tried} tries)")
+            return None
+        message = f"{error}; try {tried} of {self.store_retries.tries}, again in {wait:g} s"
+        with self._write(execution.id) as (db, row):
+            row.state = {**(row.state or {}), "notebook_tries": tried}
+            row.status_reason_code, row.status_reason_message = "NOTEBOOK_UNREACHABLE", message
+            reason = Reason("NOTEBOOK_UNREACHABLE", message)
+            lifecycle.note(db, NOTEBOOK_EXECUTION, row, reason, ACTOR)
+        log.warning("execution %s: %s", execution.id, message)
+        return wait
 
     def _fetch(self, execution: NotebookExecution, local: Path) -> None:
         """The notebook, from the studio's locations or the workspace's files only."""
@@ -254,12 +279,13 @@ class ExecutionController:
         place = self.isolation.studio_place(execution.studio_id)
         try:
             roots = self._studio_roots(execution)
-            for key, column in (("output", "output_notebook_uri"), ("html", "output_html_uri")):
-                local = Path(job.get(key, ""))
-                if job.get(key) and local.is_file() and not local.is_symlink():
-                    target = f"{prefix}/{local.name}"
-                    user_locations.put(self.settings, local, target, roots, place)
-                    uris[column] = target
+            with plain_errors(prefix):
+                for key, column in (("output", "output_notebook_uri"), ("html", "output_html_uri")):
+                    local = Path(job.get(key, ""))
+                    if job.get(key) and local.is_file() and not local.is_symlink():
+                        target = f"{prefix}/{local.name}"
+                        user_locations.put(self.settings, local, target, roots, place)
+                        uris[column] = target
         except (OSError, ValueError) as error:
             log.warning("execution %s: outputs not written to %s: %s", execution.id, prefix, error)
             return ""

@@ -1,9 +1,11 @@
 """The scheduler: one reconciler key per active schedule, looked at when it is due.
 
-A look locks the schedule's row, decides (``sparkstudio.notebooks.cron.decide``) and, in
-the same transaction, starts the run and moves ``next_due_at`` on. A control plane that
-stops before the commit leaves the due time to the next look (after a restart: run then,
-if within the grace period, or as the missed-run policy says); one that stops after it
+A look locks the schedule's row, decides (:meth:`ScheduleController.decide`) and, in the
+same transaction, starts the run and moves ``next_due_at`` on. Every due time within the
+grace period gets its run, as if on time: the earliest first, one per look, the next look
+at once. Older ones were missed and go by the missed-run policy. A control plane that
+stops before the commit leaves the due time to the next look (after a restart, each due
+time that passed meanwhile runs then if within the grace period); one that stops after it
 finds the due time dealt with. The unique (schedule_id, scheduled_for) of executions
 keeps two control planes on one database from both running it.
 """
@@ -21,7 +23,14 @@ from sparkstudio import lifecycle
 from sparkstudio.db.models import NotebookSchedule
 from sparkstudio.db.session import Database
 from sparkstudio.lifecycle import NOTEBOOK_SCHEDULE, NotebookScheduleStatus, Reason
-from sparkstudio.notebooks.cron import MAX_DUE_TIMES, Decision, MissedRunPolicy, decide
+from sparkstudio.notebooks.cron import (
+    MAX_DUE_TIMES,
+    Decision,
+    MissedRunPolicy,
+    decide,
+    due_times,
+    next_due,
+)
 from sparkstudio.services.notebook_schedules import runs_in_progress, start_run, when
 
 log = logging.getLogger("sparkstudio.scheduler")
@@ -31,6 +40,7 @@ Clock = Callable[[], datetime]
 # A schedule due later is looked at again after this long anyway, so that a wall clock
 # that jumps (or a test clock moved on) is noticed.
 LONGEST_SLEEP_SECONDS = 60.0
+_INSTANT = timedelta(microseconds=1)
 
 
 class ScheduleController:
@@ -63,14 +73,7 @@ class ScheduleController:
             ).one_or_none()
             if schedule is None or schedule.status != NotebookScheduleStatus.ACTIVE:
                 return None
-            decision = decide(
-                schedule.cron,
-                schedule.time_zone,
-                schedule.next_due_at,
-                now,
-                MissedRunPolicy(schedule.missed_run_policy),
-                self.grace,
-            )
+            decision = self.decide(schedule, now)
             if decision is None:
                 return self._sleep(schedule.next_due_at, now)
             started = self._apply(db, schedule, decision)
@@ -80,6 +83,21 @@ class ScheduleController:
         if started is not None:
             self.started(*started)
         return self._sleep(next_due_at, now)
+
+    def decide(self, schedule: NotebookSchedule, now: datetime) -> Decision | None:
+        """The earliest due time within the grace period runs (those before it, older
+        than the grace, were missed) and the next look is at the one after it; when none
+        is within the grace, the missed-run policy decides (``cron.decide``)."""
+        cron, zone, due = schedule.cron, schedule.time_zone, schedule.next_due_at
+        if due > now:
+            return None
+        window = now - self.grace  # due times from here on are on time
+        first_on_time = due if due >= window else next_due(cron, zone, window - _INSTANT)
+        if first_on_time > now:
+            policy = MissedRunPolicy(schedule.missed_run_policy)
+            return decide(cron, zone, due, now, policy, self.grace)
+        missed = due_times(cron, zone, due, window - _INSTANT) if due < window else []
+        return Decision(first_on_time, missed, next_due(cron, zone, first_on_time))
 
     def _sleep(self, due: datetime, now: datetime) -> float:
         return min(max((due - now).total_seconds(), 0.0), LONGEST_SLEEP_SECONDS)
@@ -119,7 +137,9 @@ class ScheduleController:
         span = when(missed[0]) + (f" to {when(missed[-1])}" if len(missed) > 1 else "")
         if decision.run_for is None:
             what = f"none is run (missed_run_policy {schedule.missed_run_policy})"
-        else:
+        elif decision.caught_up:
             what = f"only the latest due time, {when(decision.run_for)}, is run"
+        else:
+            what = f"those from {when(decision.run_for)} on, within the grace period, are run"
         message = f"{count} run(s) due {span} were missed while none could start; {what}"
         lifecycle.note(db, NOTEBOOK_SCHEDULE, schedule, Reason("MISSED", message), ACTOR)

@@ -5,6 +5,9 @@ log under ``sparklogs/``) into its directory on this host; when it ends they are
 to ``<log URI>/applications/<app>/jobs/<run>/attempts/<n>/SPARK_DRIVER/`` (event logs to
 ``…/attempts/<n>/sparklogs/``). Reads take the local copy while it exists, so a run's
 log can be followed live, and the kept copy afterwards.
+
+Of each stream at most ``SPARKSTUDIO_JOB_LOG_MAX_BYTES`` is kept: a longer one keeps its
+tail from its first whole line, after a line saying how much was dropped.
 """
 
 from __future__ import annotations
@@ -23,12 +26,18 @@ from sparkstudio.services import user_locations
 from sparkstudio.services.job_runs import attempt_log_prefix
 from sparkstudio.settings import Settings
 from sparkstudio.storage.confined import copy_out_beneath
+from sparkstudio.storage.stores import plain_errors
 
 Stream = Literal["stdout", "stderr"]
 STREAMS: tuple[Stream, ...] = ("stdout", "stderr")
 DRIVER_FOLDER = "SPARK_DRIVER"
 EVENT_LOG_FOLDER = "sparklogs"
 MAX_READ_BYTES = 1 << 20  # one MiB per read: longer logs are read by their tail
+_LINE_SEARCH_BYTES = 64 * 1024  # how far into the tail its first whole line is looked for
+TRUNCATED = (
+    "[sparkstudio: the first {dropped} bytes of this log were dropped; the last {kept} "
+    "bytes are kept (SPARKSTUDIO_JOB_LOG_MAX_BYTES)]\n"
+)
 
 
 def attempt_dir(settings: Settings, run: JobRun, attempt: int) -> Path:
@@ -93,6 +102,25 @@ def read_log(
     return data.decode("utf-8", "replace")
 
 
+def tail_of(source: Path, limit: int) -> Path:
+    """``source`` if it holds at most ``limit`` bytes; else a copy of its tail beside it
+    (``<name>.kept``), from its first whole line, after a line saying what was dropped."""
+    size = source.stat().st_size
+    if size <= limit:
+        return source
+    kept = source.with_name(source.name + ".kept")
+    with source.open("rb") as reader, kept.open("wb") as writer:
+        reader.seek(size - limit)
+        head = reader.read(min(limit, _LINE_SEARCH_BYTES))
+        newline = head.find(b"\n")
+        skip = newline + 1 if 0 <= newline < len(head) - 1 else 0  # else: one endless line
+        dropped = size - limit + skip
+        writer.write(TRUNCATED.format(dropped=dropped, kept=size - dropped).encode())
+        writer.write(head[skip:])
+        shutil.copyfileobj(reader, writer, 1 << 20)
+    return kept
+
+
 def keep_logs(
     settings: Settings,
     run: JobRun,
@@ -103,9 +131,9 @@ def keep_logs(
     owner: Place | None,
     event_logs: Path | None = None,
 ) -> str:
-    """Copy an ended attempt's logs from ``folder`` (and the event log copied to
-    ``event_logs``) to its log URI, as the studio's (``owner``); the local copies go.
-    Returns the URI."""
+    """Copy an ended attempt's logs from ``folder`` (each stream at most the setting's
+    bytes: its tail) and the event log copied to ``event_logs`` to its log URI, as the
+    studio's (``owner``); the local copies go. Returns the URI."""
     local = folder
     prefix = attempt_log_prefix(run, attempt)
     with tempfile.TemporaryDirectory(dir=settings.home / "run") as taken:
@@ -115,15 +143,17 @@ def keep_logs(
                 copy_out_beneath(local, stream, Path(taken) / stream)
             except (FileNotFoundError, PermissionError, IsADirectoryError):
                 continue
-            copies.append((Path(taken) / stream, f"{DRIVER_FOLDER}/{stream}"))
+            kept = tail_of(Path(taken) / stream, settings.job_log_max_bytes)
+            copies.append((kept, f"{DRIVER_FOLDER}/{stream}"))
         if event_logs is not None and event_logs.is_dir():
             copies += [
                 (path, f"{EVENT_LOG_FOLDER}/{path.relative_to(event_logs).as_posix()}")
                 for path in sorted(event_logs.rglob("*"))
                 if path.is_file() and not path.is_symlink()
             ]
-        for source, name in copies:
-            user_locations.put(settings, source, f"{prefix}/{name}", roots, owner)
+        with plain_errors(prefix):
+            for source, name in copies:
+                user_locations.put(settings, source, f"{prefix}/{name}", roots, owner)
     for stream in STREAMS:
         (local / stream).unlink(missing_ok=True)
     if event_logs is not None:

@@ -5,7 +5,8 @@ control plane can still follow it:
 
 - ``ready``: written once warm (PySpark imported, a Spark Connect session has run a query);
 - ``job.json``: the job, written by the control plane (a warm runner waits for it);
-- ``exit.json``: ``{"code": …, "error": …}``, written when the job ends.
+- ``exit.json``: ``{"code": …, "error": …, "started_at": …, "ended_at": …}``, written when
+  the job ends: the run is metered from these times (the control plane may be down then).
 
 ``connect`` mode runs a PySpark script in this interpreter against the application's
 warm Spark Connect driver; ``classic`` mode runs ``spark-submit`` (its argv is in the
@@ -29,7 +30,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from sparkstudio.runners import EXIT_FILE, JOB_FILE, write_json
+from sparkstudio.runners import EXIT_FILE, JOB_FILE, exit_record, write_json
 
 # sc://…/;token=…;user_id=… of the application's driver. Runs open their session before
 # they know their job, so as one user per application; each run's Spark jobs carry a tag
@@ -50,9 +51,10 @@ class Runner:
         self.child: subprocess.Popen[bytes] | None = None
         self.session: Any = None
         self.parent = os.getppid()
+        self.started_at: float | None = None  # when it started its job
 
     def finish(self, code: int, error: str = "") -> None:
-        write_json(self.folder / EXIT_FILE, {"code": code, "error": error})
+        write_json(self.folder / EXIT_FILE, exit_record(code, error, self.started_at))
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)  # no interpreter teardown: gRPC threads would only slow it
@@ -91,6 +93,7 @@ class Runner:
                 os._exit(0)
             time.sleep(JOB_POLL_SECONDS)
         job: dict[str, Any] = json.loads(path.read_text())
+        self.started_at = time.time()
         return job
 
     def run_connect(self, job: dict[str, Any]) -> None:
@@ -126,6 +129,7 @@ class Runner:
         ):
             # The runner's own environment (its place's) with what spark-submit needs.
             env = {**os.environ, **job["env"]}
+            self.started_at = time.time()
             self.child = subprocess.Popen(job["argv"], stdout=out, stderr=err, env=env)  # noqa: S603
             code = self.child.wait()
         error = "" if code == 0 else _last_error(Path(job["stderr"]), code)

@@ -14,6 +14,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,7 @@ from sparkstudio.settings import Settings
 from sparkstudio.spark.driver import read_activity
 from sparkstudio.spark.home import find_spark_home
 from sparkstudio.spark.processes import ProcessRecord
+from sparkstudio.storage.stores import StoreRetries, StoreUnreachable
 
 log = logging.getLogger("sparkstudio.serverless.jobs")
 
@@ -118,10 +120,12 @@ class JobRunController:
         watcher: ExitWatcher,
         wake: Callable[[str], None],
         isolation: Isolation,
+        store_retries: StoreRetries = StoreRetries(),
     ) -> None:
         self.settings, self.database, self.pool, self.watcher = settings, database, pool, watcher
         self.wake = wake  # wakes another run (the next queued one when a run ends)
         self.isolation = isolation
+        self.store_retries = store_retries  # for an entry point's store that does not answer
 
     def handle(self, job_run_id: str) -> float | None:
         """Take a run as far as it can go now; returns when to look again."""
@@ -170,7 +174,10 @@ class JobRunController:
             ).one()
             yield db, run
 
-    def _move(self, db: Session, run: JobRun, to: str, reason: Reason) -> None:
+    def _move(
+        self, db: Session, run: JobRun, to: str, reason: Reason, at: datetime | None = None
+    ) -> None:
+        """``at``: when it happened, if not now (a runner that ended while we were down)."""
         lifecycle.transition(db, JOB_RUN, run, to, reason, ACTOR)
         attempt = db.get(JobRunAttempt, (run.id, run.attempt))
         if attempt is not None:
@@ -179,15 +186,17 @@ class JobRunController:
             if to == _J.RUNNING:
                 attempt.started_at = utcnow()
             if to in JOB_RUN_ENDED:
-                attempt.ended_at = utcnow()
+                attempt.ended_at = at or utcnow()
 
     def _fail(self, run: JobRun, code: str, message: str) -> None:
         with self._write(run.id) as (db, row):
             self._end(db, row, _J.FAILED, Reason(code, message))
 
-    def _end(self, db: Session, run: JobRun, to: str, reason: Reason) -> None:
-        now = utcnow()
-        self._move(db, run, to, reason)
+    def _end(
+        self, db: Session, run: JobRun, to: str, reason: Reason, at: datetime | None = None
+    ) -> None:
+        now = at or utcnow()
+        self._move(db, run, to, reason, now)
         run.ended_at = now
         if run.started_at is None:  # it never ran: all of its life was queued
             run.queued_seconds = (now - run.created_at).total_seconds()
@@ -217,8 +226,13 @@ class JobRunController:
             # Read from the studio's locations only, never through a link.
             user_locations.fetch(self.settings, run.entry_point, app.roots, script)
             place.give(script)
-        except (OSError, ValueError) as error:
+        except StoreUnreachable as error:
+            return self._unreachable(run, str(error))
+        except (FileNotFoundError, ValueError) as error:
             self._fail(run, "ENTRY_POINT_NOT_FOUND", f"{run.entry_point}: {error}")
+            return None
+        except OSError as error:  # no credentials, access denied
+            self._fail(run, "ENTRY_POINT_UNREADABLE", f"{run.entry_point}: {error}")
             return None
         params = parse_parameters(run.spark_submit_parameters)
         runtime, why = choose_runtime(
@@ -238,6 +252,22 @@ class JobRunController:
             else:
                 self._move(db, row, _J.PENDING, self._pending_reason(app))
         return None
+
+    def _unreachable(self, run: JobRun, error: str) -> float | None:
+        """The entry point's store does not answer: a few more tries, each said once in
+        the run's events and the log (one line), then the run fails saying why."""
+        tried = int((run.state or {}).get("entry_point_tries", 0)) + 1
+        wait = self.store_retries.wait_after(tried)
+        if wait is None:
+            self._fail(run, "ENTRY_POINT_UNREACHABLE", f"{error} ({tried} tries)")
+            return None
+        message = f"{error}; try {tried} of {self.store_retries.tries}, again in {wait:g} s"
+        with self._write(run.id) as (db, row):
+            row.state = {**(row.state or {}), "entry_point_tries": tried}
+            row.status_reason_code, row.status_reason_message = "ENTRY_POINT_UNREACHABLE", message
+            lifecycle.note(db, JOB_RUN, row, Reason("ENTRY_POINT_UNREACHABLE", message), ACTOR)
+        log.warning("job run %s: %s", run.id, message)
+        return wait
 
     @staticmethod
     def _pending_reason(app: _App) -> Reason:
@@ -443,7 +473,8 @@ class JobRunController:
             self.watcher.watch(run.id, folder / runners.EXIT_FILE)  # after a restart, too
             return self._check_timeout(run, app)
         code = int(result.get("code", -1))
-        self._finish_attempt(run, app, code, str(result.get("error", "")))
+        started, ended = runners.ran(result, utcnow())
+        self._finish_attempt(run, app, code, str(result.get("error", "")), started, ended)
         return None
 
     def _check_timeout(self, run: JobRun, app: _App) -> float | None:
@@ -456,17 +487,33 @@ class JobRunController:
                 return self._cancel(run, app, Reason("EXECUTION_TIMEOUT", message))
         return RUNNING_POLL_SECONDS
 
-    def _finish_attempt(self, run: JobRun, app: _App, code: int, error: str) -> None:
+    def _finish_attempt(
+        self,
+        run: JobRun,
+        app: _App,
+        code: int,
+        error: str,
+        started: datetime | None,
+        ended: datetime,
+    ) -> None:
+        """End the attempt at the times its runner recorded (``started``: None if it did
+        not say; then it ran since it went RUNNING)."""
         where = f"; its logs are in {attempt_log_prefix(run, run.attempt)}"
         with self._write(run.id) as (db, row):
-            account_attempt(row, utcnow())
+            if started is not None:
+                row.started_at = started
+                attempt = db.get(JobRunAttempt, (row.id, row.attempt))
+                if attempt is not None:
+                    attempt.started_at = started
+            account_attempt(row, ended)
             if code == 0:
-                self._end(db, row, _J.SUCCESS, Reason("SUCCESS", f"the job succeeded{where}"))
+                reason = Reason("SUCCESS", f"the job succeeded{where}")
+                self._end(db, row, _J.SUCCESS, reason, ended)
             elif row.attempt < row.max_attempts:
-                self._retry(db, row, error or f"exit code {code}")
+                self._retry(db, row, error or f"exit code {code}", ended)
             else:
                 what = error or f"exit code {code}"
-                self._end(db, row, _J.FAILED, Reason("JOB_FAILED", f"{what}{where}"))
+                self._end(db, row, _J.FAILED, Reason("JOB_FAILED", f"{what}{where}"), ended)
         self._after_attempt(run, app)
 
     def _after_attempt(self, run: JobRun, app: _App) -> None:
@@ -491,11 +538,12 @@ class JobRunController:
             shutil.rmtree((run.state or {})["runner_folder"], ignore_errors=True)
 
     @staticmethod
-    def _retry(db: Session, run: JobRun, why: str) -> None:
-        """The retry policy allows another attempt: this one ends FAILED, the run is PENDING."""
+    def _retry(db: Session, run: JobRun, why: str, at: datetime) -> None:
+        """The retry policy allows another attempt: this one ends FAILED (``at``), the run
+        is PENDING."""
         ended = db.get(JobRunAttempt, (run.id, run.attempt))
         if ended is not None:
-            ended.status, ended.ended_at = _J.FAILED, utcnow()
+            ended.status, ended.ended_at = _J.FAILED, at
             ended.status_reason_code, ended.status_reason_message = "ATTEMPT_FAILED", why
         run.attempt += 1
         run.started_at = None

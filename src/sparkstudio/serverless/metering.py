@@ -8,6 +8,10 @@ An attempt is metered for the workers it held while it ran:
   application's executor workers (they are shared by the Connect attempts running when
   it was placed, itself included).
 
+An attempt ran from when its runner started its job to when the runner ended, as the
+runner recorded them: a run that ends while the control plane is down is not metered
+until the control plane is back.
+
 Utilization is vCPU-, memory-GB- and storage-GB-seconds of those workers. Billing
 follows EMR Serverless: each worker is billed for at least one minute, and storage only
 beyond the 20 GB every worker has without charge.
@@ -79,11 +83,12 @@ def classic_held(driver: Size, executor: Size, executors: int) -> list[Held]:
     return [Held(driver, 1.0), Held(executor, float(executors))]
 
 
-def account_attempt(run: JobRun, now: datetime) -> None:
-    """Add an ended attempt's duration and metered utilization to its run."""
+def account_attempt(run: JobRun, ended: datetime) -> None:
+    """Add an ended attempt's duration (``run.started_at`` to ``ended``) and metered
+    utilization to its run."""
     state = run.state or {}
     if run.started_at is not None:
-        seconds = (now - run.started_at).total_seconds()
+        seconds = (ended - run.started_at).total_seconds()
         run.running_seconds += seconds
         held = [Held.from_json(item) for item in state.get("held", [])]
         metered = meter(held, seconds)

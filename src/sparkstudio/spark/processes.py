@@ -2,7 +2,9 @@
 
 Every process is started in a session (process group) of its own, its output goes to a
 log file, and it is identified by PID *and* start time, so that a recycled PID is never
-mistaken for (or killed as) ours.
+mistaken for (or killed as) ours. A reaper thread waits for each process launched here
+as soon as it ends, so that none stays a zombie; it waits for those only, never for the
+children others wait for themselves (``subprocess.run``, ``Popen.wait``).
 """
 
 from __future__ import annotations
@@ -64,7 +66,37 @@ def launch(
     if ticks is None:  # exited at once
         process.wait()
         raise RuntimeError(f"{role} exited at start (code {process.returncode}); see {log}")
+    _follow(process)
     return ProcessRecord(role, process.pid, ticks, str(log))
+
+
+# The processes launched here that have not been reaped, by pid.
+_launched: dict[int, subprocess.Popen[bytes]] = {}
+_launched_lock = threading.Lock()
+_reaper: threading.Thread | None = None
+REAP_INTERVAL_SECONDS = 0.1
+
+
+def _follow(process: subprocess.Popen[bytes]) -> None:
+    global _reaper
+    with _launched_lock:
+        _launched[process.pid] = process
+        if _reaper is None:
+            _reaper = threading.Thread(target=_reap_launched, name="process-reaper", daemon=True)
+            _reaper.start()
+
+
+def _reap_launched() -> None:
+    """Reap every launched process that ended, until none is left to follow."""
+    global _reaper
+    while True:
+        time.sleep(REAP_INTERVAL_SECONDS)
+        with _launched_lock:
+            for pid in [pid for pid, process in _launched.items() if process.poll() is not None]:
+                del _launched[pid]
+            if not _launched:
+                _reaper = None  # the next launch starts another
+                return
 
 
 def is_alive(record: ProcessRecord) -> bool:
@@ -106,6 +138,12 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
 
 def _reap(pid: int) -> None:
     # Our own children become zombies until waited for.
+    with _launched_lock:
+        process = _launched.get(pid)
+        if process is not None:
+            if process.poll() is not None:
+                del _launched[pid]
+            return
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
 

@@ -8,6 +8,11 @@ convention of the S3 console and most tools).
 All functions and ``Store`` methods block: call them from a worker thread in async code.
 fsspec's bulk helpers (``rm``, ``mv``, ``copy``) expand ``*?[`` in a path as a glob
 pattern, so ``Store`` gives them no such path: it falls back to one call per object.
+
+S3 access is bounded: a few tries of a request (botocore's own default is 13 s of
+retries against a refused port), and no credential lookup at the instance-metadata
+address unless ``AWS_EC2_METADATA_DISABLED=false`` asks for it (on EC2 with an instance
+role). :func:`plain_errors` turns botocore's failures into OSErrors that say why.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +37,75 @@ ALLOWED_SCHEMES = ("file", "s3")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # when a store cannot tell (S3 directories)
 _PARALLEL = 16  # concurrent requests when many keys of an object store move or go
 _GLOB = re.compile(r"[*?[]")  # what fsspec's bulk calls would expand as a pattern
+# Three tries of a request, with standard backoff (s3fs keeps its 5 s connect and 15 s
+# read timeouts): a store that does not answer says so within seconds.
+S3_RETRIES = {"max_attempts": 3, "mode": "standard"}
+METADATA_DISABLED_ENV = "AWS_EC2_METADATA_DISABLED"
+
+
+class StoreUnreachable(ConnectionError):
+    """The store did not answer (refused, no route, timed out): worth another try later."""
+
+
+@dataclass(frozen=True)
+class StoreRetries:
+    """How often work that needs a store that does not answer tries it, and how long it
+    waits between tries (doubled each time): a bounded wait, then a failure with why."""
+
+    tries: int = 4
+    first_wait_seconds: float = 5.0
+
+    def wait_after(self, tried: int) -> float | None:
+        """The wait before the next try after ``tried`` tries; None: no more tries."""
+        if tried >= self.tries:
+            return None
+        return self.first_wait_seconds * 2.0 ** (tried - 1)
+
+
+@contextlib.contextmanager
+def plain_errors(url: str) -> Iterator[None]:
+    """botocore's failures on ``url`` as the OSErrors callers handle: no credentials is a
+    PermissionError, a store that does not answer :class:`StoreUnreachable`."""
+    try:
+        yield
+    except StoreUnreachable:
+        raise
+    except (TimeoutError, ConnectionError) as error:
+        raise StoreUnreachable(f"{url} does not answer: {error}") from error
+    except Exception as error:
+        plain = _plain_botocore_error(url, error)
+        if plain is None:
+            raise
+        raise plain from error
+
+
+def _plain_botocore_error(url: str, error: Exception) -> OSError | None:
+    if not type(error).__module__.startswith("botocore"):
+        return None
+    # Imported only here: a file:// store (a workspace server's) never needs botocore.
+    from botocore import exceptions as boto
+
+    no_credentials = (
+        boto.NoCredentialsError,
+        boto.PartialCredentialsError,
+        boto.CredentialRetrievalError,
+    )
+    if isinstance(error, no_credentials):
+        return PermissionError(f"no credentials for {url}: {error}")
+    if isinstance(error, boto.ConnectionError | boto.HTTPClientError):
+        return StoreUnreachable(f"{url} does not answer: {error}")
+    if isinstance(error, boto.BotoCoreError):
+        return OSError(f"{url}: {error}")
+    return None
+
+
+def _bounded_s3_options(options: dict[str, Any]) -> dict[str, Any]:
+    # The instance-metadata address only answers on EC2; elsewhere every credential
+    # lookup would wait for it. An operator's own setting of the variable wins.
+    os.environ.setdefault(METADATA_DISABLED_ENV, "true")
+    config = dict(options.get("config_kwargs") or {})
+    config.setdefault("retries", S3_RETRIES)
+    return {**options, "config_kwargs": config}
 
 
 def open_store(
@@ -56,6 +130,7 @@ def open_store(
     if parts.scheme == "s3":
         # Other processes write to the bucket too: never answer from a stale listing.
         options.setdefault("use_listings_cache", False)
+        options = _bounded_s3_options(options)
     fs, root = fsspec.core.url_to_fs(url, **options)
     return fs, root.rstrip("/") or "/"
 
@@ -76,13 +151,15 @@ def list_roots(url: str, storage_options: dict[str, Any] | None = None) -> list[
 
 
 def fetch_file(url: str, local: Path, storage_options: dict[str, Any] | None = None) -> None:
-    """Copy the one file at ``url`` to ``local`` (FileNotFoundError when there is none)."""
+    """Copy the one file at ``url`` to ``local`` (FileNotFoundError when there is none;
+    OSErrors as :func:`plain_errors` says when it cannot be read)."""
     store = Store.open(url, storage_options)
-    entry = store.stat(store.root)
-    if entry is None or entry.is_dir:
-        raise FileNotFoundError("no such file")
-    local.parent.mkdir(parents=True, exist_ok=True)
-    store.fs.get_file(store.root, str(local))
+    with plain_errors(url):
+        entry = store.stat(store.root)
+        if entry is None or entry.is_dir:
+            raise FileNotFoundError("no such file")
+        local.parent.mkdir(parents=True, exist_ok=True)
+        store.fs.get_file(store.root, str(local))
 
 
 @dataclass(frozen=True)

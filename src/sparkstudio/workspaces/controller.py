@@ -300,8 +300,30 @@ class WorkspaceController:
                 reason = snap.reason if snap.status == _W.STOPPING else Reason("STOPPED")
                 self._to(db, workspace, _W.STOPPED, reason)
 
+    def server_lost(self, workspace_id: str) -> bool:
+        """The proxy could not reach the workspace's server. If its process is gone, record
+        that (SERVER_LOST) and start it again, since someone is opening it; False while
+        the process lives (busy, or its answer failed: not a restart)."""
+        with self.database.session(write=False) as db:
+            workspace = db.get(Workspace, workspace_id)
+            if workspace is None:
+                return False
+            state = dict(workspace.server_state) if workspace.server_state else None
+        if state is not None and self.spawner.alive(state):
+            return False
+        with self._write(workspace_id) as (db, workspace):
+            if state is not None and workspace.server_state == state:  # not recorded yet
+                workspace.server_state = None
+                workspace.server_url = ""
+                message = "the workspace server exited; it is starting again"
+                self._to(db, workspace, _W.STOPPED, Reason("SERVER_LOST", message))
+            servers.request_start(workspace)
+        return True
+
     def _gone(self, snap: _Snapshot, code: str, message: str) -> None:
         with self._write(snap.id) as (db, workspace):
+            if workspace.server_state != snap.server_state:
+                return  # recorded meanwhile (the proxy found it gone and started it again)
             workspace.server_state = None
             workspace.server_url = ""
             workspace.target = servers.TARGET_STOPPED

@@ -9,7 +9,8 @@ must echo the ``_xsrf`` cookie in ``X-XSRFToken`` (JupyterLab does), and a WebSo
 opened with the cookie must come from this origin.
 
 A stopped workspace starts on the next open: pages answer with a short "starting" page
-that reloads itself, API calls with 503 and ``Retry-After``.
+that reloads itself, API calls with 503 and ``Retry-After``. So does the first request
+that finds the server's process gone (before the reconciler noticed): it starts again.
 
 Every path passes the one proxy path rule (:mod:`sparkstudio.api.proxy_paths`) before it
 is authorized or looked at, and is forwarded segment by segment as checked. A WebSocket
@@ -275,6 +276,8 @@ async def proxy_http(request: Request, workspace_id: str, path: str = "") -> Res
     try:
         answer = await client.send(outgoing, stream=True)
     except httpx.HTTPError as error:
+        if isinstance(error, httpx.TransportError) and await _server_lost(request, workspace_id):
+            return _starting(request, NotRunning(workspace_id, "stopped"))
         return _error(
             StudioError(
                 f"the workspace server does not answer: {error}", reason="Unavailable", status=502
@@ -288,6 +291,15 @@ async def proxy_http(request: Request, workspace_id: str, path: str = "") -> Res
     )
     response.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
     return response
+
+
+async def _server_lost(request: Request, workspace_id: str) -> bool:
+    """Whether the server's process is gone; if so its controller starts it again."""
+    runtime: WorkspaceRuntime = request.app.state.workspaces
+    if not await run_in_threadpool(runtime.controller.server_lost, workspace_id):
+        return False
+    runtime.wake(workspace_id)
+    return True
 
 
 def _is_attachment(remainder: str) -> bool:
