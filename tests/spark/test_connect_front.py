@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-import statistics
 import threading
 import time
 import uuid
@@ -598,29 +597,3 @@ def test_the_client_never_sees_the_upstream_token(
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert "Config of max" in logged
     assert secret.decode() not in logged and client_token not in logged
-
-
-# -- a quick measurement (printed, not asserted) ---------------------------------------
-
-
-def test_latency_through_the_front_and_direct(
-    front: Front, server: SparkServer, capsys: pytest.CaptureFixture[str]
-) -> None:
-    runs = 200
-    timings: dict[str, list[float]] = {"direct": [], "front": []}
-    with remote(server.url("nia")) as direct, remote(front.url(front.token("nia"))) as fronted:
-        sessions = {"direct": direct, "front": fronted}
-        for spark in sessions.values():  # warm up both sessions and the plan path
-            for _ in range(10):
-                spark.range(10).collect()
-        for _ in range(runs):  # interleaved, so that drift in Spark hits both alike
-            for name, spark in sessions.items():
-                started = time.perf_counter()
-                spark.range(10).collect()
-                timings[name].append(time.perf_counter() - started)
-    direct_ms, front_ms = (statistics.median(timings[name]) * 1000 for name in ("direct", "front"))
-    with capsys.disabled():
-        print(
-            f"\nspark.range(10).collect() p50 of {runs}: direct {direct_ms:.1f} ms, "
-            f"through the front {front_ms:.1f} ms ({front_ms - direct_ms:+.1f} ms)"
-        )
