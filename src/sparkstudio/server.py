@@ -200,7 +200,7 @@ class ControlPlane:
             f"  API docs: {self.url}{DOCS_URL}\n"
             f"  home:     {self.settings.home}\n"
             f"  Connect:  {self.isolation.public_connect_url} (a per-user token: "
-            "sparkstudio cluster connection)\n"
+            "sparkstudio cluster connect)\n"
             f"  clusters: {self.clusters_line()}\n"
             f"  users' code: {self.isolation_line()}"
         )
