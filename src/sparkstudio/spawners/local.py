@@ -159,7 +159,7 @@ class LocalSpawner(Spawner):
             cwd=root,
         )
         url = server_url(place.reach(port).http_url, request.base_url)
-        return {"url": url, "process": record.to_json(), "secret": request.secret}
+        return {"url": url, "process": record.to_json(), "secret": request.secret, "port": port}
 
     def alive(self, state: State) -> bool:
         return processes.is_alive(ProcessRecord.from_json(state["process"]))

@@ -201,6 +201,8 @@ class WorkspaceController:
                 snap, "SERVER_LOST", "the workspace server exited; opening it starts it again"
             )
             return None
+        if "port" in state:  # its bridge, again after a restart of the control plane
+            self.isolation.user_place(snap.studio_id, snap.owner_id).reach(int(state["port"]))
         activity = server_api.activity(spawner.url(state), state["secret"])
         now = utcnow()
         if activity is None:
