@@ -103,6 +103,9 @@ class WorkspaceController:
         self.settings, self.database = settings, database
         self.spawners, self.isolation = spawners, isolation
         self._unpushed: set[str] = set()  # servers that missed an attachment change
+        # Servers this process has told their attachment: one started by an earlier control
+        # plane is told again (the Connect front's address may have changed with it).
+        self._told: set[str] = set()
 
     @property
     def spawner(self) -> Spawner:
@@ -166,6 +169,7 @@ class WorkspaceController:
         except Exception as error:
             log.warning("workspace %s failed to start: %s", snap.id, error)
             return self._fail(snap, "SPAWN_FAILED", f"the server did not start: {error}")
+        self._told.add(snap.id)  # its attachment was written before it started
         with self._write(snap.id) as (_, workspace):
             workspace.server_state = state
             workspace.server_url = spawner.url(state)
@@ -216,7 +220,7 @@ class WorkspaceController:
             return self.settings.workspace_poll_seconds  # busy or restarting: look again
         if snap.cluster_id and snap.cluster_status not in USABLE:
             self._detach_ended_cluster(snap)
-        elif snap.id in self._unpushed:
+        elif snap.id in self._unpushed or snap.id not in self._told:
             with self.database.session(write=False) as db:
                 workspace = db.get(Workspace, snap.id)
                 attachment = servers.attachment_of(db, workspace) if workspace else None
@@ -288,6 +292,7 @@ class WorkspaceController:
             self._unpushed.add(workspace_id)
             return False
         self._unpushed.discard(workspace_id)
+        self._told.add(workspace_id)
         return True
 
     # -- stop ---------------------------------------------------------------------------
