@@ -49,7 +49,7 @@ class Kernel:
     manager: KernelManager
     client: BlockingKernelClient
     attachment_file: Path
-    connect_url: str
+    front: Front
     cluster: dict[str, Any]
 
     def run(self, code: str, timeout: float = REPL_START) -> Cell:
@@ -74,7 +74,8 @@ class Kernel:
             generation=generation,
             cluster_id=self.cluster["id"],
             cluster_name=self.cluster["name"],
-            connect_url=self.connect_url,
+            connect_url=self.front.url,
+            token=self.front.token,
         )
         write_attachment(attachment, self.attachment_file)
 
@@ -89,7 +90,7 @@ class Kernel:
             self.manager.shutdown_kernel(now=False)
 
 
-def start_kernel(directory: Path, connect_url: str, cluster: dict[str, Any]) -> Kernel:
+def start_kernel(directory: Path, front: Front, cluster: dict[str, Any]) -> Kernel:
     """A Spark (Scala) kernel from the spec sparkstudio writes, as Jupyter starts one."""
     write_kernelspecs(directory / "data", python=sys.executable)
     specs = KernelSpecManager(kernel_dirs=[str(directory / "data" / "kernels")])
@@ -104,7 +105,7 @@ def start_kernel(directory: Path, connect_url: str, cluster: dict[str, Any]) -> 
     client = manager.client()
     client.start_channels()
     client.wait_for_ready(timeout=60)
-    return Kernel(manager, client, attachment_file, connect_url, cluster)
+    return Kernel(manager, client, attachment_file, front, cluster)
 
 
 def exited(pid: int) -> bool:
@@ -125,18 +126,29 @@ def wait_until_exited(pid: int, timeout: float) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class Front:
+    """The platform's Spark Connect front and a token of the admin's for the cluster."""
+
+    url: str  # sc://localhost:<port>, as an attachment carries it
+    token: str
+
+
 @pytest.fixture(scope="module")
-def connect_url(admin: UserClient, spark_cluster: SparkCluster) -> str:
+def front(admin: UserClient, spark_cluster: SparkCluster) -> Front:
     connection = expect(admin.get(f"{spark_cluster.path}/connection"), 200)
-    # Each kernel adds its own user: the attachment carries the URL without one.
-    return re.sub(r";user_id=[^;]*", "", connection["url"])
+    # The kernel adds its own token and user: the attachment carries the front's address
+    # and the token apart (as a notebook run's does).
+    found = re.fullmatch(r"(sc://[^/]+)/;token=([^;]+);user_id=[^;]*", connection["url"])
+    assert found, connection
+    return Front(found[1], found[2])
 
 
 @pytest.fixture(scope="module")
 def kernel(
-    tmp_path_factory: pytest.TempPathFactory, connect_url: str, spark_cluster: SparkCluster
+    tmp_path_factory: pytest.TempPathFactory, front: Front, spark_cluster: SparkCluster
 ) -> Iterator[Kernel]:
-    started = start_kernel(tmp_path_factory.mktemp("scala"), connect_url, spark_cluster.cluster)
+    started = start_kernel(tmp_path_factory.mktemp("scala"), front, spark_cluster.cluster)
     yield started
     started.shutdown()
 
@@ -236,9 +248,9 @@ def test_shutdown_stops_the_repl(kernel: Kernel) -> None:
 
 
 def test_the_repl_ends_when_its_kernel_is_killed(
-    tmp_path: Path, connect_url: str, spark_cluster: SparkCluster
+    tmp_path: Path, front: Front, spark_cluster: SparkCluster
 ) -> None:
-    kernel = start_kernel(tmp_path, connect_url, spark_cluster.cluster)
+    kernel = start_kernel(tmp_path, front, spark_cluster.cluster)
     try:
         kernel.attach(generation=1)
         me = "ProcessHandle.current()"
