@@ -352,6 +352,29 @@ def test_a_driver_that_moved_is_reached_at_its_new_address(front: Front) -> None
         del front.upstreams[MOVING]
 
 
+def test_a_session_whose_server_went_away_is_released_at_once(front: Front) -> None:
+    """A cluster ended under a kernel: refused, pyspark would retry the release for
+    minutes, holding its global session lock (no new session in that kernel meanwhile)."""
+    front.upstreams[MOVING] = front.server.upstream
+    try:
+        spark = SparkSession.builder.remote(front.url(front.token("rita", resource=MOVING)))
+        session = spark.create()
+        assert session.range(3).count() == 3
+    finally:
+        del front.upstreams[MOVING]
+    started = time.monotonic()
+    session.stop()
+    assert time.monotonic() - started < 10
+    session_id = str(uuid.uuid4())
+    metadata = bearer(front.token("rita", resource=MOVING))
+    with raw_channel(front.port) as channel:
+        request = base_pb2.ReleaseSessionRequest(session_id=session_id)
+        assert call(channel, "ReleaseSession", request, metadata).session_id == session_id
+        # Any other call still says that nothing runs there.
+        error = refusal(lambda: call(channel, "Config", config_get_all(session_id), metadata))
+    assert error.code() == grpc.StatusCode.UNAVAILABLE
+
+
 def test_the_front_listens_on_a_unix_socket(front: Front, tmp_path: Path) -> None:
     socket = tmp_path / "front.sock"
     unix_front = ConnectFront(front.key, upstream=lambda _: None, admit=lambda _: None)

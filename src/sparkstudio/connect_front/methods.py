@@ -14,6 +14,12 @@ from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
 from pyspark.sql.connect.proto import base_pb2
 
 SERVICE_NAME = "spark.connect.SparkConnectService"
+RELEASE_SESSION = "ReleaseSession"
+# The answers to releases of what a server held (a session, an operation's results).
+_RELEASE_ANSWERS = {
+    RELEASE_SESSION: base_pb2.ReleaseSessionResponse,
+    "ReleaseExecute": base_pb2.ReleaseExecuteResponse,
+}
 _USER_CONTEXT_TYPE = "spark.connect.UserContext"
 
 
@@ -36,6 +42,11 @@ class ConnectMethod:
     def path(self) -> str:
         return f"/{SERVICE_NAME}/{self.name}"
 
+    @property
+    def releases(self) -> bool:
+        """Whether the call releases something the server held."""
+        return self.name in _RELEASE_ANSWERS
+
     def parse(self, data: bytes) -> Any:
         try:
             return self.request_type.FromString(data)
@@ -56,6 +67,15 @@ class ConnectMethod:
             request.user_context.user_name = subject
         data: bytes = request.SerializeToString()
         return data
+
+
+def nothing_released(method: ConnectMethod, request: Any) -> bytes:
+    """The answer to a release whose server is gone: what it held went with it."""
+    response = _RELEASE_ANSWERS[method.name](session_id=request.session_id)
+    if method.name != RELEASE_SESSION:
+        response.operation_id = request.operation_id
+    data: bytes = response.SerializeToString()
+    return data
 
 
 def connect_methods() -> tuple[ConnectMethod, ...]:

@@ -27,10 +27,12 @@ from sparkstudio.connect_front.admissions import (
     SessionRefused,
 )
 from sparkstudio.connect_front.methods import (
+    RELEASE_SESSION,
     SERVICE_NAME,
     ConnectMethod,
     MalformedRequest,
     connect_methods,
+    nothing_released,
 )
 from sparkstudio.connect_front.tokens import (
     MIN_KEY_BYTES,
@@ -155,6 +157,12 @@ class ConnectFront:
     def _unary_unary(self, method: ConnectMethod, request: bytes, context: Any) -> bytes:
         claims = self._authenticate(context)
         message = self._parse(method, request, context)
+        if method.releases and self._gone(claims.resource_id):
+            # What it held went with its server. Refused as UNAVAILABLE, pyspark would retry
+            # for minutes holding its global session lock: no new session in that kernel.
+            if method.name == RELEASE_SESSION:
+                self._admissions.release(claims, method.session_id(message))
+            return nothing_released(method, message)
         route = self._route(method, claims, message, context)
         future = route.channel.unary_unary(method.path).future(
             method.rewrite(message, claims.subject),
@@ -225,6 +233,12 @@ class ConnectFront:
             return verify(self._key, token.strip(), now=self._clock(), check_expiry=False)
         except InvalidConnectToken as error:
             self._refuse(context, grpc.StatusCode.UNAUTHENTICATED, str(error))
+
+    def _gone(self, resource_id: str) -> bool:
+        try:
+            return self._upstream(resource_id) is None
+        except Exception:
+            return False  # not known to be gone: routing the call reports the failure
 
     def _parse(self, method: ConnectMethod, data: bytes, context: Any) -> Any:
         try:
@@ -338,7 +352,7 @@ class ConnectFront:
         raise AssertionError("unreachable")  # abort raises
 
     def _after(self, method: ConnectMethod, route: _Route) -> None:
-        if method.name == "ReleaseSession":
+        if method.name == RELEASE_SESSION:
             self._admissions.release(route.claims, route.session_id)
 
     def _refuse(self, context: Any, code: Any, message: str) -> NoReturn:
