@@ -36,7 +36,7 @@ def developer_of(admin: UserClient, new_user: NewUser, studio: dict[str, Any]) -
     return developer
 
 
-def test_a_member_connects_with_the_cluster_token_and_runs_spark(
+def test_a_member_connects_with_their_connect_token_and_runs_spark(
     admin: UserClient, new_user: NewUser, spark_cluster: SparkCluster
 ) -> None:
     from pyspark.sql import SparkSession
@@ -44,7 +44,8 @@ def test_a_member_connects_with_the_cluster_token_and_runs_spark(
     developer = developer_of(admin, new_user, spark_cluster.studio)
     connection = expect(developer.get(f"{spark_cluster.path}/connection"), 200)
     assert f"user_id={developer.name}" in connection["url"]
-    assert re.search(r";token=[\w-]{20,}", connection["url"])
+    # The platform's Connect front, with a token of the member's own (signed: dots too).
+    assert re.search(r";token=[\w.-]{20,};", connection["url"])
     session = SparkSession.builder.remote(connection["url"]).create()
     try:
         total = session.range(10_000).selectExpr("sum(id) AS total").collect()[0]["total"]
