@@ -80,8 +80,10 @@ class Place(ABC):
         writable: Sequence[Path] = (),
         readable: Sequence[Path] = (),
         cwd: Path | None = None,
+        pass_fds: tuple[int, ...] = (),
     ) -> ProcessRecord:
-        """Start ``argv`` seeing ``writable`` and ``readable`` (besides the software)."""
+        """Start ``argv`` seeing ``writable`` and ``readable`` (besides the software), with
+        the descriptors ``pass_fds`` open."""
 
     @abstractmethod
     def run(
@@ -149,9 +151,11 @@ class HostPlace(Place):
         writable: Sequence[Path] = (),
         readable: Sequence[Path] = (),
         cwd: Path | None = None,
+        pass_fds: tuple[int, ...] = (),
     ) -> ProcessRecord:
         home = os.environ.get("HOME", "/tmp")  # noqa: S108
-        return processes.launch(role, list(argv), clean_environment(env, home=home), log, cwd=cwd)
+        environment = clean_environment(env, home=home)
+        return processes.launch(role, list(argv), environment, log, cwd=cwd, pass_fds=pass_fds)
 
     def run(
         self,
@@ -205,13 +209,15 @@ class SandboxPlace(Place):
         writable: Sequence[Path] = (),
         readable: Sequence[Path] = (),
         cwd: Path | None = None,
+        pass_fds: tuple[int, ...] = (),
     ) -> ProcessRecord:
         spec = self._spec(writable, readable, cwd)
         environment = clean_environment(
             {"USER": self.identity.name, "LOGNAME": self.identity.name, **env},
             home="/tmp",  # noqa: S108 (the sandbox's own tmpfs)
         )
-        return processes.launch(role, sandbox.command(spec, argv), environment, log)
+        command = sandbox.command(spec, argv)
+        return processes.launch(role, command, environment, log, pass_fds=pass_fds)
 
     def run(
         self,

@@ -21,6 +21,7 @@ import contextlib
 import json
 import os
 import runpy
+import select
 import signal
 import subprocess
 import sys
@@ -36,6 +37,7 @@ from sparkstudio.runners import EXIT_FILE, JOB_FILE, exit_record, write_json
 # they know their job, so as one user per application; each run's Spark jobs carry a tag
 # with the run's id.
 CONNECT_URL_ENV = "SPARKSTUDIO_JOB_CONNECT_URL"
+CONTROL_PLANE_FD_ENV = "SPARKSTUDIO_CONTROL_PLANE_FD"  # at end of file: the control plane is gone
 JOB_POLL_SECONDS = 0.005  # how often a warm runner looks for its job
 CANCELLED_CODE = 143
 
@@ -86,10 +88,17 @@ class Runner:
             self.session.range(1).collect()
         (self.folder / "ready").touch()
 
+    def _control_plane_gone(self) -> bool:
+        descriptor = os.environ.get(CONTROL_PLANE_FD_ENV)
+        if descriptor is None:
+            return os.getppid() != self.parent
+        readable, _, _ = select.select([int(descriptor)], [], [], 0)
+        return bool(readable)  # only end of file makes the pipe readable: nobody writes
+
     def wait_for_job(self) -> dict[str, Any]:
         path = self.folder / JOB_FILE
         while not path.exists():
-            if os.getppid() != self.parent:  # the control plane is gone: nobody will come
+            if self._control_plane_gone():  # nobody will come
                 os._exit(0)
             time.sleep(JOB_POLL_SECONDS)
         job: dict[str, Any] = json.loads(path.read_text())

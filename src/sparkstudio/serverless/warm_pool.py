@@ -15,6 +15,7 @@ token the application controller minted for this start of the application.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sys
 import threading
@@ -25,7 +26,7 @@ from pathlib import Path
 from sparkstudio.ids import new_id
 from sparkstudio.processes.places import Place
 from sparkstudio.runners import stop_runner
-from sparkstudio.serverless.job_runner import CONNECT_URL_ENV
+from sparkstudio.serverless.job_runner import CONNECT_URL_ENV, CONTROL_PLANE_FD_ENV
 from sparkstudio.spark import processes
 from sparkstudio.spark.processes import ProcessRecord
 
@@ -71,11 +72,16 @@ def launch_runner(
     *,
     writable: list[Path] | None = None,
     readable: list[Path] | None = None,
+    control_plane_fd: int | None = None,
 ) -> Runner:
     """A runner in ``folder`` (its own, made here), writing its output to ``log`` (the
-    platform's)."""
+    platform's); ``control_plane_fd`` reads end of file once the control plane is gone."""
     place.own(folder)
     argv = [sys.executable, "-m", RUNNER_MODULE, mode, str(folder)]
+    fds: tuple[int, ...] = ()
+    if control_plane_fd is not None:
+        env = {**env, CONTROL_PLANE_FD_ENV: str(control_plane_fd)}
+        fds = (control_plane_fd,)
     record = place.launch(
         f"runner-{folder.name}",
         argv,
@@ -84,6 +90,7 @@ def launch_runner(
         writable=[folder, *(writable or [])],
         readable=readable or [],
         cwd=folder,
+        pass_fds=fds,
     )
     return Runner(folder, record)
 
@@ -92,6 +99,9 @@ class WarmPool:
     def __init__(self, root: Path, size: int, logs: Path) -> None:
         """Runner folders under ``root`` (the platform's), their output under ``logs``."""
         self.root, self.size, self.logs = root, size, logs
+        # Idle runners read this pipe: its writing end closes with the control plane (however
+        # it ends), and they end too (in a sandbox, their parent process outlives it).
+        self._alive_read, self._alive_write = os.pipe()
         self._idle: dict[str, list[Runner]] = {}
         self._targets: dict[str, WarmTarget] = {}
         self._failed_at: dict[str, float] = {}
@@ -104,7 +114,10 @@ class WarmPool:
         folder = self.root / application_id / name
         folder.parent.mkdir(parents=True, exist_ok=True)
         log = self.logs / application_id / f"{name}.log"
-        return launch_runner(target.place, folder, "connect", {CONNECT_URL_ENV: target.url}, log)
+        env = {CONNECT_URL_ENV: target.url}
+        return launch_runner(
+            target.place, folder, "connect", env, log, control_plane_fd=self._alive_read
+        )
 
     def keep_warm(self, application_id: str, target: WarmTarget, *, refill: bool = False) -> None:
         """Top the application's pool up to its size (its runners reach its driver at

@@ -47,7 +47,13 @@ def start_ticks(pid: int) -> int | None:
 
 
 def launch(
-    role: str, argv: list[str], env: dict[str, str], log: Path, *, cwd: Path | None = None
+    role: str,
+    argv: list[str],
+    env: dict[str, str],
+    log: Path,
+    *,
+    cwd: Path | None = None,
+    pass_fds: tuple[int, ...] = (),
 ) -> ProcessRecord:
     log.parent.mkdir(parents=True, exist_ok=True)
     # Never through a link: a log is the platform's and is opened with its power.
@@ -57,6 +63,7 @@ def launch(
             argv,
             env=env,
             cwd=cwd,
+            pass_fds=pass_fds,
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT,
