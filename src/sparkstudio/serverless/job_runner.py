@@ -56,10 +56,14 @@ class Runner:
         self.started_at: float | None = None  # when it started its job
 
     def finish(self, code: int, error: str = "") -> None:
-        write_json(self.folder / EXIT_FILE, exit_record(code, error, self.started_at))
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)  # no interpreter teardown: gRPC threads would only slow it
+        try:
+            write_json(self.folder / EXIT_FILE, exit_record(code, error, self.started_at))
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass  # its folder is gone (nobody will read it): it ends all the same
+        finally:
+            os._exit(code)  # no interpreter teardown: gRPC threads would only slow it
 
     def on_sigterm(self, signum: int, frame: FrameType | None) -> None:
         if self.child is not None and self.child.poll() is None:
