@@ -59,6 +59,9 @@ def start_job_run(
 ) -> JobRun:
     """Submit a run (SUBMITTED); with ``client_token``, once: a retry of the same request
     gets the run it created, a different request with the same token a 409."""
+    submit = data.job_driver.spark_submit
+    # Compared as kept: the entry point normalised (a path is kept as its file:// URL).
+    entry_point = check_locations(db, studio, principal, data)
     if client_token is not None:
         earlier = db.scalars(
             select(JobRun).where(
@@ -66,17 +69,13 @@ def start_job_run(
             )
         ).first()
         if earlier is not None:
-            if earlier.entry_point != data.job_driver.spark_submit.entry_point or (
-                earlier.name != (data.name or "")
-            ):
+            if earlier.entry_point != entry_point or earlier.name != (data.name or ""):
                 raise Conflict(
                     f"client token {client_token!r} was used for job run {earlier.id} "
                     f"({earlier.name or earlier.entry_point}), a different request",
                     reason="IdempotencyMismatch",
                 )
             return earlier
-    submit = data.job_driver.spark_submit
-    entry_point = check_locations(db, studio, principal, data)
     overrides = data.configuration_overrides
     auto_start(db, application, principal.name, "a job run was submitted")
     monitoring = overrides.monitoring_configuration
