@@ -484,6 +484,29 @@ def studio_folder(studio: dict[str, Any]) -> Path:
     return Path(urlsplit(studio["storage_location"]).path)
 
 
+def studio_dir(plane: ControlPlane, studio: dict[str, Any], *parts: str) -> Path:
+    """A folder of the studio's file storage that its Spark processes may read and write
+    (its account's, as a folder a member's job made would be), made with its parents."""
+    root = plane.isolation.studio_storage(studio["id"], studio["storage_location"])
+    assert root is not None, "the studio's storage is not a folder of this host"
+    place = plane.isolation.studio_place(studio["id"])
+    folder = root
+    for part in parts:
+        folder = folder / part
+        place.own(folder)
+    return folder
+
+
+def studio_file(plane: ControlPlane, studio: dict[str, Any], relative: str, text: str) -> Path:
+    """A file of the studio's storage (a script, data) as a member leaves it there: the
+    studio's Spark processes read it (it is the studio account's)."""
+    *folders, name = relative.split("/")
+    path = studio_dir(plane, studio, *folders) / name
+    path.write_text(text)
+    plane.isolation.studio_place(studio["id"]).give(path)
+    return path
+
+
 # --- the route table --------------------------------------------------------------------
 
 

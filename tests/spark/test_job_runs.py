@@ -17,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import pytest
 
 from sparkstudio.backends.local import LocalBackend
@@ -34,6 +35,8 @@ from tests.support import (
     UserClient,
     create_studio,
     expect,
+    studio_dir,
+    studio_file,
     unique,
     wait_for_application,
 )
@@ -83,16 +86,19 @@ class Serverless:
     database: Database
     studio: dict[str, Any]
     application: dict[str, Any]
-    scripts: Path
+    plane: ControlPlane
 
     @property
     def path(self) -> str:
         return f"/studios/{self.studio['id']}/applications/{self.application['id']}"
 
     def script(self, name: str, text: str) -> str:
-        path = self.scripts / name
-        path.write_text(textwrap.dedent(text))
-        return str(path)
+        """A script in the studio's storage, where a member's job may be started from."""
+        return str(studio_file(self.plane, self.studio, f"scripts/{name}", textwrap.dedent(text)))
+
+    def folder(self, name: str) -> Path:
+        """A folder of the studio's storage for a job's input and output."""
+        return studio_dir(self.plane, self.studio, "data", unique(name))
 
     def submit(self, entry_point: str, *args: str, **fields: Any) -> dict[str, Any]:
         body = {
@@ -140,9 +146,7 @@ class Serverless:
 
 
 @pytest.fixture(scope="module")
-def serverless(
-    admin: UserClient, database: Database, tmp_path_factory: pytest.TempPathFactory
-) -> Serverless:
+def serverless(admin: UserClient, database: Database, control_plane: ControlPlane) -> Serverless:
     if database.is_sqlite:
         # One metadata database is enough for these; the EMR Serverless wire tests
         # (test_aws_job_runs.py) run their jobs on SQLite.
@@ -161,15 +165,16 @@ def serverless(
     }
     created = expect(admin.post(f"/studios/{studio['id']}/applications", json=body), 201)
     wait_for_application(admin, studio["id"], created["id"], {"CREATED"})
-    return Serverless(admin, database, studio, created, tmp_path_factory.mktemp("scripts"))
+    return Serverless(admin, database, studio, created, control_plane)
 
 
 def test_a_dataframe_job_starts_the_application_and_runs_on_its_warm_driver(
-    serverless: Serverless, tmp_path: Path
+    serverless: Serverless,
 ) -> None:
-    data = tmp_path / "words.txt"
+    folder = serverless.folder("words")
+    data = folder / "words.txt"
     data.write_text("to be or not to be\nthat is the question\n")
-    output = tmp_path / "counts"
+    output = folder / "counts"
     script = serverless.script("word_count.py", WORD_COUNT)
     run = serverless.submit(
         f"file://{script}", str(data), str(output), name="word count", tags={"team": "search"}
@@ -235,7 +240,10 @@ def test_a_classic_job_runs_with_spark_submit_on_the_applications_workers(
     kept = Path(ended["log_uri"].removeprefix("file://")) / "applications"
     assert eventually(lambda: list(kept.rglob(f"attempts/1/sparklogs/*{spark_app_id}*")))
     dashboard = expect(serverless.client.get(f"{serverless.run_path(run)}/dashboard"), 200)
-    assert dashboard["url"].endswith(f"/history/{spark_app_id}/jobs/")
+    # A presigned address of the control plane: it leads to that page (no sign-in needed).
+    page = httpx.get(dashboard["url"], follow_redirects=True, timeout=60)
+    assert page.status_code == 200, page.text
+    assert page.url.path.endswith(f"/history/{spark_app_id}/jobs/"), page.url
 
 
 def test_cancel_ends_a_running_job_and_its_process(serverless: Serverless) -> None:
@@ -246,13 +254,15 @@ def test_cancel_ends_a_running_job_and_its_process(serverless: Serverless) -> No
         time.sleep(0.2)
     runner = serverless.runner(run)
     assert processes.is_alive(runner)
-    # A running Connect run's dashboard is the live UI of the driver it runs on.
-    with serverless.database.session(write=False) as db:
-        application = db.get(Application, serverless.application["id"])
-        assert application is not None
-        driver_ui = application.ui_url
+    # A running Connect run's dashboard is the live UI of the driver it runs on, through
+    # a presigned address of the control plane (the driver's UI is not reachable else).
     dashboard = expect(serverless.client.get(f"{serverless.run_path(run)}/dashboard"), 200)
-    assert dashboard["url"] == driver_ui and driver_ui.startswith("http://")
+    assert dashboard["url"].startswith(str(serverless.client.base_url.join("/dashboards/")))
+    environment = httpx.get(f"{dashboard['url']}environment/", timeout=60)
+    assert environment.status_code == 200, environment.text
+    # The application's own driver (its Spark application is named after it), a Connect server.
+    assert f"sparkstudio {serverless.application['id']}" in environment.text
+    assert "spark.connect.grpc.binding.port" in environment.text
     expect(serverless.client.post(f"{serverless.run_path(run)}/cancel"), 202)
     ended = serverless.wait(run, {"CANCELLED"}, timeout=60)
     assert ended["status_reason"]["code"] == "USER_REQUEST"
@@ -329,7 +339,9 @@ def test_an_idle_application_stops_itself_and_leaves_no_process(serverless: Serv
         app = db.get(Application, serverless.application["id"])
         assert app is not None and app.state is not None
         state = dict(app.state)
-    runners = list((Path(state["workdir"]) / "runners").glob("*"))
+    # Warm runners live in the platform's folder of the application's runners.
+    pool = serverless.plane.settings.home / "job-runners" / serverless.application["id"]
+    runners = list(pool.glob("*"))
     # The warm runners' warm-up queries are Spark jobs: let the controller see the last
     # of them before the application is made to look idle.
     deadline = time.monotonic() + 60
@@ -346,4 +358,4 @@ def test_an_idle_application_stops_itself_and_leaves_no_process(serverless: Serv
     assert stopped["status_reason"]["code"] == "IDLE_TIMEOUT"
     assert not [r for r in LocalBackend.processes(state) if processes.is_alive(r)]
     assert runners, "the application kept warm runners"
-    assert not list((Path(state["workdir"]) / "runners").glob("*"))
+    assert not list(pool.glob("*"))
