@@ -96,8 +96,9 @@ class Runner:
         descriptor = os.environ.get(CONTROL_PLANE_FD_ENV)
         if descriptor is None:
             return os.getppid() != self.parent
-        readable, _, _ = select.select([int(descriptor)], [], [], 0)
-        return bool(readable)  # only end of file makes the pipe readable: nobody writes
+        poller = select.poll()  # not select(): the descriptor's number may be above 1024
+        poller.register(int(descriptor), select.POLLIN | select.POLLHUP)
+        return bool(poller.poll(0))  # only the writer's end closing wakes it: nobody writes
 
     def wait_for_job(self) -> dict[str, Any]:
         path = self.folder / JOB_FILE

@@ -117,25 +117,49 @@ def is_alive(record: ProcessRecord) -> bool:
     return state[state.rindex(")") + 2] != "Z"
 
 
+def group_members(record: ProcessRecord) -> list[int]:
+    """Live processes of the record's process group (it leads one), the leader included.
+
+    A sandbox's leader (bubblewrap) may end before the processes it started: the group is
+    what ends with them. Only processes started after the leader count (a group id that
+    was reused long after is not ours)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        state, pgrp, started = fields[0], int(fields[2]), int(fields[19])
+        if pgrp == record.pid and state != "Z" and started >= record.start_ticks:
+            members.append(int(entry.name))
+    return members
+
+
+def _ended(record: ProcessRecord) -> bool:
+    _reap(record.pid)
+    return not is_alive(record) and not group_members(record)
+
+
 def stop(record: ProcessRecord, grace: float = 10.0) -> None:
-    """SIGTERM the process's group, then SIGKILL what is left after ``grace`` seconds."""
-    if not is_alive(record):
-        _reap(record.pid)
+    """SIGTERM the process's group, then SIGKILL what is left of it after ``grace``
+    seconds; returns once no process of the group is left."""
+    if _ended(record):
         return
     _signal_group(record.pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
-        _reap(record.pid)
-        if not is_alive(record):
+        if _ended(record):
             return
         time.sleep(0.1)
     _signal_group(record.pid, signal.SIGKILL)
     for _ in range(50):
-        _reap(record.pid)
-        if not is_alive(record):
+        if _ended(record):
             return
         time.sleep(0.1)
-    raise RuntimeError(f"{record.role} (pid {record.pid}) survived SIGKILL")
+    raise RuntimeError(f"{record.role} (pid {record.pid}) or its group survived SIGKILL")
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
