@@ -50,7 +50,8 @@ def log_folder(settings: Settings, run: JobRun, attempt: int) -> Path:
     """Where an attempt's logs are while it runs: its runner's folder (a warm runner's
     sandbox holds nothing else) or its attempt folder."""
     state = run.state or {}
-    if attempt == run.attempt and state.get("log_folder"):
+    # The attempt placed last (a row from before ``log_attempt`` was kept: the current one).
+    if state.get("log_folder") and int(state.get("log_attempt", run.attempt)) == attempt:
         return Path(state["log_folder"])
     return attempt_dir(settings, run, attempt)
 

@@ -346,7 +346,7 @@ class JobRunController:
         for stream in job_logs.STREAMS:
             job_logs.create_log(folder / stream)
         place.give(script, *(folder / stream for stream in job_logs.STREAMS))
-        state["log_folder"] = str(folder)
+        state["log_folder"], state["log_attempt"] = str(folder), run.attempt
         with self.database.session(write=False) as db:
             sharing = connect_runs_holding(db, app.id) + 1
         held = connect_held(
@@ -388,7 +388,7 @@ class JobRunController:
             return WAITING_POLL_SECONDS
         place = self._place(app)
         folder, state = self._attempt_files(run, place)
-        state["log_folder"] = str(folder)
+        state["log_folder"], state["log_attempt"] = str(folder), run.attempt
         state["workers"] = wanted
         held = classic_held(app.capacity.driver, app.capacity.executor, wanted)
         state["held"] = [workers.to_json() for workers in held]

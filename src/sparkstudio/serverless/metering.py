@@ -83,6 +83,11 @@ def classic_held(driver: Size, executor: Size, executors: int) -> list[Held]:
     return [Held(driver, 1.0), Held(executor, float(executors))]
 
 
+# What of a run's state outlives an attempt: its script (for the next attempt), and where
+# the ended attempt's logs are read until they are kept in the log location.
+_KEPT_PAST_ATTEMPT = frozenset({"script", "log_folder", "log_attempt"})
+
+
 def account_attempt(run: JobRun, ended: datetime) -> None:
     """Add an ended attempt's duration (``run.started_at`` to ``ended``) and metered
     utilization to its run."""
@@ -98,4 +103,4 @@ def account_attempt(run: JobRun, ended: datetime) -> None:
         run.billed_vcpu_seconds += metered.billed_vcpu_seconds
         run.billed_memory_gb_seconds += metered.billed_memory_gb_seconds
         run.billed_storage_gb_seconds += metered.billed_storage_gb_seconds
-    run.state = {k: v for k, v in state.items() if k == "script"}
+    run.state = {k: v for k, v in state.items() if k in _KEPT_PAST_ATTEMPT}
