@@ -14,7 +14,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,26 +33,38 @@ from tests.support import UserClient, create_studio, unique
 pytestmark = pytest.mark.spark
 
 ROLE = "arn:aws:iam::123456789012:role/EMRServerlessJobRole"
+STUDIO_PREFIX = "studio"  # the studio's storage: s3://<bucket>/studio
 TINY_WORKER = {"cpu": "1 vCPU", "memory": "1 GB"}
 ENDED = {"SUCCESS", "FAILED", "CANCELLED"}
 
-# The input is read with boto3 (this platform's Spark has no S3 connector); the counting
-# is Spark's (DataFrame API).
+# The input is read and the output written with boto3 (this platform's Spark has no S3
+# connector, and a job's sandbox sees no folder of the host but its studio's file storage);
+# the counting is Spark's (DataFrame API). A job brings its own credentials for the store
+# (the platform gives its runs none; here the tests' server's fake ones, as arguments).
 WORD_COUNT = """
+import json
 import sys
 import boto3
 from pyspark.sql import SparkSession, functions as F
 
-endpoint, bucket, key, output = sys.argv[1:5]
-s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+endpoint, key_id, secret, bucket, key, output = sys.argv[1:7]
+s3 = boto3.client(
+    "s3",
+    endpoint_url=endpoint,
+    region_name="us-east-1",
+    aws_access_key_id=key_id,
+    aws_secret_access_key=secret,
+)
 text = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
 spark = SparkSession.builder.appName("word count").getOrCreate()
 lines = spark.createDataFrame([(line,) for line in text.splitlines()], ["value"])
 words = lines.select(F.explode(F.split(F.col("value"), r"\\s+")).alias("word"))
 counts = words.where(F.col("word") != "").groupBy("word").count().orderBy("word")
-for row in counts.collect():
+rows = counts.collect()
+for row in rows:
     print(f"{row['word']}={row['count']}")
-counts.write.mode("overwrite").json(output)
+body = "\\n".join(json.dumps(row.asDict()) for row in rows)
+s3.put_object(Bucket=bucket, Key=f"{output}/part-00000.json", Body=body.encode())
 """
 
 
@@ -68,7 +79,7 @@ class Aws:
     application_id: str
 
     def script(self, name: str, text: str) -> str:
-        key = f"jobs/{name}"
+        key = f"{STUDIO_PREFIX}/jobs/{name}"  # in the studio's storage
         self.s3.client().put_object(Bucket=self.bucket, Key=key, Body=textwrap.dedent(text))
         return f"s3://{self.bucket}/{key}"
 
@@ -95,7 +106,7 @@ class Aws:
             run = self.get(run_id)
             if run["state"] in states:
                 return run
-            assert run["state"] not in ENDED - states, run
+            assert run["state"] not in ENDED - states, (run["state"], run.get("stateDetails"))
             assert time.monotonic() < deadline, f"still {run['state']}: {run}"
             time.sleep(0.2)
 
@@ -128,7 +139,7 @@ def aws(
     if not database.is_sqlite:
         pytest.skip("the metadata database plays no part in this: it runs once, on SQLite")
     bucket = s3_server.create_bucket()
-    studio = create_studio(admin, storage_location=f"s3://{bucket}/studio")
+    studio = create_studio(admin, storage_location=f"s3://{bucket}/{STUDIO_PREFIX}")
     emr = emr_serverless(control_plane, create_pair(admin, studio["id"]))
     application_id = emr.create_application(
         name=unique("aws-jobs"),
@@ -162,20 +173,21 @@ def aws(
     emr.delete_application(applicationId=application_id)
 
 
-def test_a_word_count_reads_the_object_store_and_keeps_its_logs_there(
-    aws: Aws, tmp_path: Path
-) -> None:
+def test_a_word_count_reads_the_object_store_and_keeps_its_logs_there(aws: Aws) -> None:
+    words = f"{STUDIO_PREFIX}/in/words.txt"
     aws.s3.client().put_object(
-        Bucket=aws.bucket, Key="in/words.txt", Body=b"to be or not to be\nthat is the question\n"
+        Bucket=aws.bucket, Key=words, Body=b"to be or not to be\nthat is the question\n"
     )
-    output = tmp_path / "counts"
-    log_uri = f"s3://{aws.bucket}/job-logs"
+    output = f"{STUDIO_PREFIX}/out/{unique('counts')}"
+    log_uri = f"s3://{aws.bucket}/{STUDIO_PREFIX}/job-logs"  # a log location of the studio's
     run_id = aws.start(
         aws.script("word_count.py", WORD_COUNT),
         aws.s3.endpoint_url,
+        aws.s3.access_key_id,
+        aws.s3.secret_access_key,
         aws.bucket,
-        "in/words.txt",
-        str(output),
+        words,
+        output,
         name="word count",
         configurationOverrides={
             "monitoringConfiguration": {"s3MonitoringConfiguration": {"logUri": log_uri}}
@@ -192,11 +204,12 @@ def test_a_word_count_reads_the_object_store_and_keeps_its_logs_there(
     assert run["configurationOverrides"] == {
         "monitoringConfiguration": {"s3MonitoringConfiguration": {"logUri": log_uri}}
     }
-    assert list(output.glob("part-*.json")), "the job wrote its output"
+    assert f"{output}/part-00000.json" in aws.s3.keys(aws.bucket), "the job wrote its output"
     stdout = aws.log(run_id)
     assert "be=2" in stdout and "to=2" in stdout and "question=1" in stdout
     kept = (
-        f"job-logs/applications/{aws.application_id}/jobs/{run_id}/attempts/1/SPARK_DRIVER/stdout"
+        f"{STUDIO_PREFIX}/job-logs/applications/{aws.application_id}/jobs/{run_id}"
+        "/attempts/1/SPARK_DRIVER/stdout"
     )
     deadline = time.monotonic() + 30  # copied there as the run ends
     while kept not in aws.s3.keys(aws.bucket) and time.monotonic() < deadline:
