@@ -224,6 +224,12 @@ def test_schedules_are_created_paused_and_resumed_from_the_console(
     screens.shoot(page, "cron refused")
     page.get_by_label("Cron expression").fill("0 2 * * 1-5")
     page.get_by_role("button", name="Create schedule").click()
+    # A notebook is read from the studio's storage: one elsewhere is refused at its field.
+    storage = studio["storage_location"].rstrip("/")
+    expect(page.locator("#field-new-schedule-notebook-uri-error")).to_contain_text(storage)
+    screens.shoot(page, "notebook outside the studio refused")
+    page.get_by_label("…or notebook URI").fill(f"{storage}/reports/nightly.ipynb")
+    page.get_by_role("button", name="Create schedule").click()
     expect(page.locator("main h1")).to_have_text("Schedule nightly")
     expect(page.locator("#schedule-state .badge")).to_have_text("ACTIVE")
     expect(page.locator("#schedule-when")).to_contain_text("Europe/Paris")
