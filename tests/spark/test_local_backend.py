@@ -1,4 +1,9 @@
-"""The local backend with real Spark processes: one cluster serves the whole module."""
+"""The local backend with real Spark processes: one cluster serves the whole module.
+
+The backend is driven directly, in the host's place (single-user mode: processes run as
+the tests' own user on the host's loopback); how places sandbox a studio's processes is
+tested with a control plane (tests/spark/test_isolation.py).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,9 @@ from pathlib import Path
 import pytest
 
 from sparkstudio.backends.base import Health, LaunchRequest, Observation, State
-from sparkstudio.backends.local import LocalBackend
+from sparkstudio.backends.local import LAUNCHES, LocalBackend
+from sparkstudio.processes import identities
+from sparkstudio.processes.places import Egress, HostPlace, Place
 from sparkstudio.spark import processes
 from sparkstudio.templates.spec import ClusterSpec
 
@@ -32,13 +39,13 @@ SPEC = ClusterSpec(
 
 
 def wait_until(
-    backend: LocalBackend, state: State, wanted: set[Health], timeout: float
+    backend: LocalBackend, state: State, place: Place, wanted: set[Health], timeout: float
 ) -> Observation:
     """Observe until ``wanted``, passing each observation's state on (as the control plane
     stores it): observing may start things, e.g. the warm-up query, recorded in the state."""
     deadline = time.monotonic() + timeout
     while True:
-        observation = backend.observe(state)
+        observation = backend.observe(state, place)
         state = observation.state
         if observation.health in wanted or time.monotonic() > deadline:
             return observation
@@ -51,28 +58,51 @@ def backend() -> LocalBackend:
 
 
 @pytest.fixture(scope="module")
-def cluster(backend: LocalBackend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[State]:
-    work = tmp_path_factory.mktemp("cluster")
-    events = work / "events"
-    events.mkdir()
-    state = backend.start(LaunchRequest("cl-test", SPEC, work, events.as_uri()))
+def place() -> Place:
+    """The host's place; nothing here goes out to a platform (no Connect front, no API)."""
+    return HostPlace(identities.current(), Egress(connect_url="", api_url=""))
+
+
+def launch_request(cluster_id: str, root: Path, place: Place) -> LaunchRequest:
+    """The launch of a cluster whose folder, event logs and process logs are under ``root``
+    (its folder is its own; its logs are the platform's, beside it)."""
+    events = root / "events"
+    events.mkdir(exist_ok=True)
+    return LaunchRequest(
+        cluster_id, SPEC, root / cluster_id, events.as_uri(), place, root / "logs" / cluster_id
+    )
+
+
+def connect_url(backend: LocalBackend, state: State, place: Place, token: str) -> str:
+    """A Spark Connect URL straight to the cluster's driver (no front in between)."""
+    _, _, port = backend.endpoints(state, place).connect_url.rpartition(":")
+    # pyspark sends a token without TLS to "localhost" only.
+    return f"sc://localhost:{port}/;token={token};user_id=alice"
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    backend: LocalBackend, place: Place, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[State]:
+    request = launch_request("cl-test", tmp_path_factory.mktemp("cluster"), place)
+    state = backend.start(request)
     try:
-        observation = wait_until(backend, state, {Health.READY, Health.FAILED}, 180)
+        observation = wait_until(backend, state, place, {Health.READY, Health.FAILED}, 180)
         state = observation.state
         assert observation.health is Health.READY, observation
         assert "warmup" in state  # usable only once the warm-up query has run
+        assert (request.log_dir / "driver.log").is_file()  # the platform's, not the cluster's
         yield state
     finally:
-        backend.stop(state)
+        backend.stop(state, place)
 
 
 def test_a_query_runs_through_spark_connect_with_the_cluster_token(
-    backend: LocalBackend, cluster: State
+    backend: LocalBackend, place: Place, cluster: State
 ) -> None:
     from pyspark.sql import SparkSession
 
-    endpoints = backend.endpoints(cluster)
-    url = f"{endpoints.connect_url}/;token={cluster['token']};user_id=alice"
+    url = connect_url(backend, cluster, place, cluster["token"])
     session = SparkSession.builder.remote(url).create()
     try:
         total = session.range(1000).selectExpr("sum(id) AS total").collect()[0]["total"]
@@ -83,11 +113,11 @@ def test_a_query_runs_through_spark_connect_with_the_cluster_token(
         session.stop()
 
 
-def test_a_wrong_token_is_refused(backend: LocalBackend, cluster: State) -> None:
+def test_a_wrong_token_is_refused(backend: LocalBackend, place: Place, cluster: State) -> None:
     from pyspark.errors.exceptions.connect import SparkConnectGrpcException
     from pyspark.sql import SparkSession
 
-    url = f"{backend.endpoints(cluster).connect_url}/;token=not-the-token"
+    url = connect_url(backend, cluster, place, "not-the-token")
     session = SparkSession.builder.remote(url).create()
     try:
         with pytest.raises(SparkConnectGrpcException, match=r"UNAUTHENTICATED|authenticat"):
@@ -107,42 +137,42 @@ def test_the_token_is_not_on_any_command_line(cluster: State) -> None:
 
 
 def test_a_killed_worker_is_reported_and_scale_replaces_it(
-    backend: LocalBackend, cluster: State
+    backend: LocalBackend, place: Place, cluster: State
 ) -> None:
     worker = cluster["workers"][0]
     os.kill(worker["pid"], signal.SIGKILL)
     # SIGKILL is delivered asynchronously: observe until the death is visible.
     deadline = time.monotonic() + 20
-    observation = backend.observe(cluster)
+    observation = backend.observe(cluster, place)
     while not observation.lost_workers and time.monotonic() < deadline:
         time.sleep(0.2)
-        observation = backend.observe(cluster)
+        observation = backend.observe(cluster, place)
     assert observation.lost_workers == [worker["role"]]
-    scaled = backend.scale(cluster, 2)
+    scaled = backend.scale(cluster, 2, place)
     cluster.update(scaled)
     assert len(cluster["workers"]) == 2
     assert worker["pid"] not in [w["pid"] for w in cluster["workers"]]
-    ready = wait_until(backend, cluster, {Health.READY}, 120)
+    ready = wait_until(backend, cluster, place, {Health.READY}, 120)
     # The master may list the killed worker until it notices the lost connection.
     deadline = time.monotonic() + 90
     while ready.workers_alive != 2 and time.monotonic() < deadline:
         time.sleep(1)
-        ready = backend.observe(cluster)
+        ready = backend.observe(cluster, place)
     assert ready.workers_alive == 2
 
 
 def test_a_launch_that_was_never_recorded_is_stopped_by_the_next_one(
-    backend: LocalBackend, tmp_path: Path
+    backend: LocalBackend, place: Place, tmp_path: Path
 ) -> None:
     """The control plane stopped between launching and storing the state: no orphan."""
-    events = tmp_path / "events"
-    events.mkdir()
-    request = LaunchRequest("cl-lost", SPEC, tmp_path, events.as_uri())
+    request = launch_request("cl-lost", tmp_path, place)
+    launch_file = tmp_path / LAUNCHES / "cl-lost.json"  # beside the cluster's own folder
     lost = backend.start(request)  # never stored anywhere but the launch file
+    assert launch_file.is_file()
     again = backend.start(request)
     try:
         assert [r.pid for r in backend.processes(lost) if processes.is_alive(r)] == []
         assert all(processes.is_alive(r) for r in backend.processes(again))
     finally:
-        backend.stop(again)
-    assert not (tmp_path / "launch.json").exists()
+        backend.stop(again, place)
+    assert not launch_file.exists()
