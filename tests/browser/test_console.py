@@ -31,6 +31,7 @@ from tests.support import (
     add_member,
     create_studio,
     create_user,
+    studio_file,
     unique,
 )
 from tests.support import (
@@ -81,7 +82,6 @@ def test_a_new_user_works_in_the_console_and_another_studio_sees_none_of_it(
     control_plane: ControlPlane,
     admin: UserClient,
     screens: Screens,
-    tmp_path: Path,
 ) -> None:
     studio, alice = member_of_new_studio(admin, "alice")
     for template in ("analytics", "single-node"):
@@ -151,7 +151,7 @@ def test_a_new_user_works_in_the_console_and_another_studio_sees_none_of_it(
     screens.shoot(lab, "pyspark cell in jupyterlab")
     lab.close()
 
-    application_id = run_serverless_job(page, screens, tmp_path)
+    application_id = run_serverless_job(page, screens, control_plane, studio)
     assert errors.seen == [], errors.seen
 
     # Another studio's user sees none of it, even at its addresses.
@@ -172,11 +172,12 @@ def test_a_new_user_works_in_the_console_and_another_studio_sees_none_of_it(
     expect_status(admin.post(f"/studios/{studio['id']}/applications/{application_id}/stop"), 202)
 
 
-def run_serverless_job(page: Page, screens: Screens, tmp_path: Path) -> str:
+def run_serverless_job(
+    page: Page, screens: Screens, plane: ControlPlane, studio: dict[str, Any]
+) -> str:
     """Create an application, submit a job to it (which starts it) and see it succeed;
-    the application's id."""
-    script = tmp_path / "count.py"
-    script.write_text(JOB)
+    the application's id. The script is in the studio's storage, where a member leaves it."""
+    script = studio_file(plane, studio, "jobs/count.py", JOB)
     page.get_by_role("link", name="Serverless").click()
     expect(page.locator("#application-list .empty")).to_be_visible()
     screens.shoot(page, "serverless empty")
