@@ -188,7 +188,10 @@ def run_serverless_job(
     page.locator("[data-application=etl]").click()
     expect(page).to_have_url(re.compile(r"/serverless/app-[0-9a-z]{16}$"))
     application_id = page.url.rsplit("/", 1)[-1]
-    page.get_by_label("Entry point").fill(script.as_uri())
+    entry_point = page.get_by_label("Entry point")
+    storage = studio["storage_location"].rstrip("/")
+    expect(entry_point).to_have_attribute("placeholder", f"{storage}/jobs/daily.py")
+    entry_point.fill(script.as_uri())
     page.get_by_role("button", name="Submit job").click()
     expect(page).to_have_url(re.compile(r"/runs/jr-[0-9a-z]{16}$"))
     screens.shoot(page, "job submitted")
@@ -217,7 +220,10 @@ def test_schedules_are_created_paused_and_resumed_from_the_console(
 
     page.get_by_label("Name", exact=True).fill("nightly")
     page.get_by_label("Cron expression").fill("every night")
-    page.get_by_label("…or notebook URI").fill("s3://notebooks/reports/nightly.ipynb")
+    storage = studio["storage_location"].rstrip("/")
+    uri = page.get_by_label("…or notebook URI")
+    expect(uri).to_have_attribute("placeholder", f"{storage}/reports/daily.ipynb")
+    uri.fill("s3://notebooks/reports/nightly.ipynb")
     page.get_by_label("Run on").select_option(value=f"CLUSTER:{cluster['id']}")
     page.get_by_label("Time zone").select_option("Europe/Paris")
     page.get_by_role("button", name="Create schedule").click()
@@ -226,7 +232,6 @@ def test_schedules_are_created_paused_and_resumed_from_the_console(
     page.get_by_label("Cron expression").fill("0 2 * * 1-5")
     page.get_by_role("button", name="Create schedule").click()
     # A notebook is read from the studio's storage: one elsewhere is refused at its field.
-    storage = studio["storage_location"].rstrip("/")
     expect(page.locator("#field-new-schedule-notebook-uri-error")).to_contain_text(storage)
     screens.shoot(page, "notebook outside the studio refused")
     page.get_by_label("…or notebook URI").fill(f"{storage}/reports/nightly.ipynb")

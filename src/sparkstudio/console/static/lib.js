@@ -302,3 +302,11 @@ export function goTo(href, message) {
   if (message) sessionStorage.setItem("flash", message);
   location.assign(href);
 }
+
+/**
+ * Where a studio's users may name the locations of scripts, notebooks and outputs: its
+ * storage first, then those a platform admin allowed for it (the API refuses any other).
+ */
+export function studioLocations(studio) {
+  return [studio.storage_location, ...(studio.allowed_locations || [])].map((l) => l.replace(/\/+$/, ""));
+}

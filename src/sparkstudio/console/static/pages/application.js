@@ -2,7 +2,7 @@
 // running against its maximum; its job runs (live); a form to submit a job; what each run
 // used (vCPU-hours, memory-GB-hours); its events.
 
-import { ApiError, all, api, badge, button, clear, duration, form, goTo, h, link, live, table, when } from "../lib.js";
+import { ApiError, all, api, badge, button, clear, duration, form, goTo, h, link, live, studioLocations, table, when } from "../lib.js";
 import { capacityText, reasonText, startStop, timeline } from "./applications.js";
 
 export const RUN_ENDED = new Set(["SUCCESS", "FAILED", "CANCELLED"]);
@@ -135,11 +135,12 @@ export async function render(ctx) {
     );
   }
 
+  const places = studioLocations(studio);
   const submit = form(
     [
       { name: "name", label: "Run name", placeholder: "daily-report", help: "Optional." },
-      { name: "job_driver.spark_submit.entry_point", label: "Entry point", required: true, placeholder: "s3://bucket/jobs/daily.py or file:///srv/jobs/report.jar",
-        help: "A .py script or a .jar: an absolute path on the platform's hosts, a file:/// or an s3:// URI." },
+      { name: "job_driver.spark_submit.entry_point", label: "Entry point", required: true, placeholder: `${places[0]}/jobs/daily.py`,
+        help: `A .py script or a .jar in the studio's storage: under ${places.join(" or ")}.` },
       { name: "job_driver.spark_submit.entry_point_arguments", label: "Arguments", type: "textarea", rows: 3, placeholder: "one argument per line",
         help: "One argument per line, given to the entry point in order." },
       { name: "job_driver.spark_submit.spark_submit_parameters", label: "spark-submit parameters", placeholder: "--conf spark.sql.shuffle.partitions=8",

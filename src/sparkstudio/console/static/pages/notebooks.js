@@ -2,7 +2,7 @@
 // the address (?state=…&target=…), live while some run; a form to run a notebook on a
 // cluster or an application. Also the notebook and target fields schedules share.
 
-import { ApiError, all, api, badge, clear, form, goTo, h, link, live, table, when } from "../lib.js";
+import { ApiError, all, api, badge, clear, form, goTo, h, link, live, studioLocations, table, when } from "../lib.js";
 
 export const EXECUTION_ENDED = new Set(["FINISHED", "FAILED", "STOPPED"]);
 const STATES = ["START_PENDING", "STARTING", "RUNNING", "FINISHING", "FINISHED", "FAILING", "FAILED", "STOP_PENDING", "STOPPING", "STOPPED"];
@@ -36,7 +36,8 @@ export function namesOf({ clusters, applications, workspaces }) {
 }
 
 /** The form fields of what a run runs and where: notebook, target, parameters, … */
-export function executionSpecs({ clusters, applications, workspaces }) {
+export function executionSpecs({ clusters, applications, workspaces }, studio) {
+  const places = studioLocations(studio);
   const usable = clusters.filter((c) => !/TERMINAT/.test(c.status));
   const targets = [
     ...usable.map((c) => [`CLUSTER:${c.id}`, `Cluster ${c.name} (${c.status})`]),
@@ -46,7 +47,8 @@ export function executionSpecs({ clusters, applications, workspaces }) {
     { name: "notebook.workspace_id", label: "Workspace", type: "select",
       choices: [["", "— none: the notebook is at a URI —"], ...workspaces.map((w) => [w.id, w.name])] },
     { name: "notebook.path", label: "Notebook path in the workspace", placeholder: "reports/daily.ipynb", help: "Relative to the workspace's root." },
-    { name: "notebook.uri", label: "…or notebook URI", placeholder: "s3://bucket/report.ipynb or file:///path/report.ipynb" },
+    { name: "notebook.uri", label: "…or notebook URI", placeholder: `${places[0]}/reports/daily.ipynb`,
+      help: `A notebook in the studio's storage: under ${places.join(" or ")}.` },
     { name: "target", label: "Run on", type: "select", choices: targets.length ? targets : [["", "— no cluster or application: create one first —"]] },
     { name: "parameters", label: "Parameters", type: "textarea", rows: 4, placeholder: "day=2024-06-01\nlimit=100\nregions=[\"eu\", \"us\"]",
       help: "One name=value a line (a value that reads as JSON is taken as JSON, else as text), or one JSON object." },
@@ -187,7 +189,7 @@ export async function render(ctx) {
     ...known.applications.map((a) => [a.id, `application ${a.name}`]),
   ];
   const start = form(
-    [{ name: "name", label: "Run name", placeholder: "daily", help: "Optional." }, ...executionSpecs(known)],
+    [{ name: "name", label: "Run name", placeholder: "daily", help: "Optional." }, ...executionSpecs(known, studio)],
     (values) => withNotebookErrors(values, async () => {
       const body = executionBody(values);
       if (values.name.trim()) body.name = values.name.trim();

@@ -49,7 +49,7 @@ export async function render(ctx) {
       { name: "cron", label: "Cron expression", required: true, placeholder: "0 6 * * 1-5",
         help: "minute hour day-of-month month day-of-week, e.g. '0 6 * * 1-5' or '*/15 * * * *'; or @hourly, @daily, @weekly, @monthly, @yearly." },
       { name: "time_zone", label: "Time zone", type: "select", choices: timeZones(), value: "UTC", help: "The cron expression follows this zone's wall clock." },
-      ...executionSpecs(known),
+      ...executionSpecs(known, studio),
       { name: "max_concurrent_runs", label: "Runs in progress at most", type: "number", min: 1, max: 20, value: 1,
         help: "A run due while this many are in progress is skipped (and recorded)." },
       { name: "missed_run_policy", label: "Missed runs", type: "select", choices: POLICIES, value: "SKIP",
