@@ -484,6 +484,12 @@ def studio_folder(studio: dict[str, Any]) -> Path:
     return Path(urlsplit(studio["storage_location"]).path)
 
 
+def in_storage(studio: dict[str, Any], relative: str) -> str:
+    """An address in the studio's own storage, where its members may name locations (what
+    is there need not exist for a request that only records it)."""
+    return f"{studio['storage_location'].rstrip('/')}/{relative.lstrip('/')}"
+
+
 def studio_dir(plane: ControlPlane, studio: dict[str, Any], *parts: str) -> Path:
     """A folder of the studio's file storage that its Spark processes may read and write
     (its account's, as a folder a member's job made would be), made with its parents."""

@@ -8,9 +8,11 @@ them (the job run controller is not woken, so they stay as written).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import update
 
@@ -36,16 +38,22 @@ from tests.support import (
     expect,
     expect_error,
     field_names,
+    in_storage,
     unique,
     wait_for_application,
 )
 
 LABEL = next(iter(supported_release_labels()))
-ENTRY_POINT = "/opt/jobs/etl.py"
+ENTRY_POINT = "jobs/etl.py"  # in the studio's storage: where its members may name scripts
 
 
-def run_body(**fields: Any) -> dict[str, Any]:
-    return {"job_driver": {"spark_submit": {"entry_point": ENTRY_POINT}}, **fields}
+def entry_point(studio: dict[str, Any]) -> str:
+    return in_storage(studio, ENTRY_POINT)
+
+
+def run_body(studio: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """A run of a script in ``studio``'s storage (it need not be there: nothing runs it)."""
+    return {"job_driver": {"spark_submit": {"entry_point": entry_point(studio)}}, **fields}
 
 
 def create_application(client: UserClient, studio_id: str, **fields: Any) -> dict[str, Any]:
@@ -75,12 +83,13 @@ def insert_job_run(
         user_id="", name="admin", is_platform_admin=True, group_ids=frozenset(),
         token_id="", token_kind="session",
     )  # fmt: skip
-    data = JobRunCreate.model_validate(body or run_body())
     with database.transaction() as db:
         application = db.get(Application, application_id)
         assert application is not None
         studio = db.get(Studio, application.studio_id)
         assert studio is not None
+        own = {"storage_location": studio.storage_location}
+        data = JobRunCreate.model_validate(body or run_body(own))
         target = application.target
         application.target = TARGET_STARTED  # as if started: the submission takes it as is
         run = start_job_run(db, studio, application, data, principal)
@@ -107,10 +116,10 @@ def runs_path(application: dict[str, Any]) -> str:
 
 
 def test_a_stopped_application_without_auto_start_takes_no_run(
-    admin: UserClient, application: dict[str, Any]
+    admin: UserClient, studio: dict[str, Any], application: dict[str, Any]
 ) -> None:
     path = runs_path(application)
-    error = expect_error(admin.post(path, json=run_body()), 409, "InvalidState")
+    error = expect_error(admin.post(path, json=run_body(studio)), 409, "InvalidState")
     assert "auto-start is off" in error["message"] and application["id"] in error["message"]
     assert expect(admin.get(path), 200) == {"items": [], "next_token": None}
     still = expect(admin.get(path.removesuffix("/job-runs")), 200)
@@ -121,66 +130,71 @@ def test_a_deleted_application_takes_no_run(admin: UserClient, studio: dict[str,
     app = create_application(admin, studio["id"])
     expect(admin.delete(f"/studios/{studio['id']}/applications/{app['id']}"), 202)
     wait_for_application(admin, studio["id"], app["id"], {"TERMINATED"})
-    error = expect_error(admin.post(runs_path(app), json=run_body()), 409, "InvalidState")
+    error = expect_error(admin.post(runs_path(app), json=run_body(studio)), 409, "InvalidState")
     assert "TERMINATED" in error["message"]
+
+
+Body = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 @pytest.mark.parametrize(
     ("body", "field", "words"),
     [
         pytest.param(
-            {"job_driver": {"spark_submit": {"entry_point": ""}}},
+            lambda studio: {"job_driver": {"spark_submit": {"entry_point": ""}}},
             "job_driver.spark_submit.entry_point",
             "at least 1",
             id="empty-entry-point",
         ),
         pytest.param(
-            run_body(retry_policy={"max_attempts": 0}),
+            lambda studio: run_body(studio, retry_policy={"max_attempts": 0}),
             "retry_policy.max_attempts",
             "1",
             id="no-attempt",
         ),
         pytest.param(
-            run_body(retry_policy={"max_attempts": 11}),
+            lambda studio: run_body(studio, retry_policy={"max_attempts": 11}),
             "retry_policy.max_attempts",
             "10",
             id="eleven-attempts",
         ),
         pytest.param(
-            run_body(
+            lambda studio: run_body(
+                studio,
                 configuration_overrides={
                     "application_configuration": [
                         {"classification": "spark-env", "properties": {"A": "b"}}
                     ]
-                }
+                },
             ),
             "configuration_overrides.application_configuration.0.classification",
             "spark-defaults",
             id="other-classification",
         ),
         pytest.param(
-            run_body(
+            lambda studio: run_body(
+                studio,
                 configuration_overrides={
                     "monitoring_configuration": {
                         "s3_monitoring_configuration": {"log_uri": "hdfs://logs/"}
                     }
-                }
+                },
             ),
             "configuration_overrides.monitoring_configuration.s3_monitoring_configuration.log_uri",
             "s3://",
             id="log-uri-scheme",
         ),
         pytest.param(
-            run_body(execution_timeout_minutes=-1),
+            lambda studio: run_body(studio, execution_timeout_minutes=-1),
             "execution_timeout_minutes",
             "0",
             id="negative-timeout",
         ),
         pytest.param(
-            {
+            lambda studio: {
                 "job_driver": {
                     "spark_submit": {
-                        "entry_point": ENTRY_POINT,
+                        "entry_point": entry_point(studio),
                         "spark_submit_parameters": "--master local",
                     }
                 }
@@ -189,27 +203,40 @@ def test_a_deleted_application_takes_no_run(admin: UserClient, studio: dict[str,
             "--master is set by the platform",
             id="platform-option",
         ),
-        pytest.param(run_body(mode="batch"), "mode", "", id="unknown-field"),
-        pytest.param({}, "job_driver", "", id="no-job-driver"),
+        pytest.param(
+            lambda studio: {"job_driver": {"spark_submit": {"entry_point": "/opt/jobs/etl.py"}}},
+            "job_driver.spark_submit.entry_point",
+            "must be under",
+            id="outside-the-studio",
+        ),
+        pytest.param(lambda studio: run_body(studio, mode="batch"), "mode", "", id="unknown-field"),
+        pytest.param(lambda studio: {}, "job_driver", "", id="no-job-driver"),
     ],
 )
 def test_bad_input_is_refused_naming_the_field(
-    admin: UserClient, application: dict[str, Any], body: dict[str, Any], field: str, words: str
+    admin: UserClient,
+    studio: dict[str, Any],
+    application: dict[str, Any],
+    body: Body,
+    field: str,
+    words: str,
 ) -> None:
-    error = expect_error(admin.post(runs_path(application), json=body), 422, "ValidationError")
+    response = admin.post(runs_path(application), json=body(studio))
+    error = expect_error(response, 422, "ValidationError")
     assert field_names(error) == [field]
     assert field in error["message"] and words in error["message"]
+    assert expect(admin.get(runs_path(application)), 200)["items"] == []
 
 
 def test_spark_defaults_keys_are_spark_properties(
-    admin: UserClient, application: dict[str, Any]
+    admin: UserClient, studio: dict[str, Any], application: dict[str, Any]
 ) -> None:
     overrides = {
         "application_configuration": [
             {"classification": "spark-defaults", "properties": {"executor.memory": "2g"}}
         ]
     }
-    body = run_body(configuration_overrides=overrides)
+    body = run_body(studio, configuration_overrides=overrides)
     error = expect_error(admin.post(runs_path(application), json=body), 422, "ValidationError")
     [field] = field_names(error)
     assert field.startswith("configuration_overrides.application_configuration")
@@ -218,9 +245,11 @@ def test_spark_defaults_keys_are_spark_properties(
 
 @pytest.mark.parametrize("token", ["", "x" * 65, "has space", "semi;colon"])
 def test_a_client_token_is_1_to_64_letters_digits_dashes_underscores_dots(
-    admin: UserClient, application: dict[str, Any], token: str
+    admin: UserClient, studio: dict[str, Any], application: dict[str, Any], token: str
 ) -> None:
-    response = admin.post(runs_path(application), params={"client_token": token}, json=run_body())
+    response = admin.post(
+        runs_path(application), params={"client_token": token}, json=run_body(studio)
+    )
     assert field_names(expect_error(response, 422)) == ["query.client_token"]
 
 
@@ -229,13 +258,15 @@ def test_a_client_token_is_1_to_64_letters_digits_dashes_underscores_dots(
 
 def test_a_run_is_described_listed_and_its_attempts_logs_and_events_read(
     admin: UserClient,
+    studio: dict[str, Any],
     application: dict[str, Any],
     database: Database,
     control_plane: ControlPlane,
 ) -> None:
     settings = control_plane.settings
-    log_uri = "s3://job-logs/etl"
+    log_uri = in_storage(studio, "job-logs/etl")
     body = run_body(
+        studio,
         name="etl",
         configuration_overrides={
             "application_configuration": [
@@ -256,7 +287,7 @@ def test_a_run_is_described_listed_and_its_attempts_logs_and_events_read(
     assert (run["status"], run["attempt"], run["name"]) == ("SUBMITTED", 1, "etl")
     assert run["retry_policy"] == {"max_attempts": 3} and run["tags"] == {"team": "data"}
     assert run["log_uri"] == log_uri and run["release_label"] == LABEL
-    assert run["job_driver"]["spark_submit"]["entry_point"] == ENTRY_POINT
+    assert run["job_driver"]["spark_submit"]["entry_point"] == entry_point(studio)
     assert run["configuration_overrides"]["application_configuration"][0]["properties"] == {
         "spark.x": "1"
     }
@@ -301,13 +332,14 @@ def test_a_run_is_described_listed_and_its_attempts_logs_and_events_read(
     assert [(e["from_status"], e["to_status"]) for e in events] == [(None, "SUBMITTED")]
 
 
-def test_the_dashboard_is_the_live_ui_while_a_run_runs_or_a_409_before(
+def test_the_dashboard_is_a_presigned_address_while_a_run_runs_or_a_409_before(
     admin: UserClient,
     application: dict[str, Any],
     database: Database,
     control_plane: ControlPlane,
 ) -> None:
-    """Live UIs here; the history page of an ended run is checked on real Spark."""
+    """The address names the run; what it shows (the live UI, the history) is checked on
+    real Spark."""
     settings = control_plane.settings
     path = runs_path(application)
     waiting = insert_job_run(database, settings, application["id"])
@@ -315,23 +347,30 @@ def test_the_dashboard_is_the_live_ui_while_a_run_runs_or_a_409_before(
     assert "no Spark UI" in error["message"] and "SUBMITTED" in error["message"]
 
     # A CONNECT run that runs shows its application driver's live UI ...
-    driver = "http://127.0.0.1:4040"
     with database.transaction() as db:
         db.execute(
             update(JobRun).where(JobRun.id == waiting).values(status="RUNNING", runtime="CONNECT")
         )
         db.execute(
-            update(Application).where(Application.id == application["id"]).values(ui_url=driver)
+            update(Application)
+            .where(Application.id == application["id"])
+            .values(ui_url="http://127.0.0.1:4040")
         )
-    assert expect(admin.get(f"{path}/{waiting}/dashboard"), 200) == {"url": driver}
-    # ... a spark-submit one its own driver's.
-    own = "http://127.0.0.1:4041"
-    submitted = insert_job_run(database, settings, application["id"], ui_url=own)
+    # ... a spark-submit one its own driver's; each through an address of the control plane's
+    # that names the run and is signed (the driver's own address is never given out).
+    submitted = insert_job_run(
+        database, settings, application["id"], ui_url="http://127.0.0.1:4041"
+    )
     with database.transaction() as db:
         db.execute(
             update(JobRun).where(JobRun.id == submitted).values(status="RUNNING", runtime="CLASSIC")
         )
-    assert expect(admin.get(f"{path}/{submitted}/dashboard"), 200) == {"url": own}
+    for run_id in (waiting, submitted):
+        url = expect(admin.get(f"{path}/{run_id}/dashboard"), 200)["url"]
+        assert url.startswith(f"{control_plane.url}/dashboards/d1.{run_id}."), url
+        assert "4040" not in url and "4041" not in url
+        forged = url.replace(f"d1.{run_id}.", f"d1.{waiting if run_id != waiting else submitted}.")
+        assert httpx.get(forged).status_code in {403, 404}
 
 
 def test_a_run_is_cancelled_once(
@@ -367,6 +406,7 @@ def _wait_for_run(client: UserClient, path: str, statuses: set[str]) -> dict[str
 
 def test_unknown_runs_and_applications_are_404(
     admin: UserClient,
+    studio: dict[str, Any],
     application: dict[str, Any],
     database: Database,
     control_plane: ControlPlane,
@@ -380,13 +420,13 @@ def test_unknown_runs_and_applications_are_404(
     studio_id = application["studio_id"]
     missing = f"/studios/{studio_id}/applications/app-0000000000000000/job-runs"
     expect_error(admin.get(missing), 404, "NotFound")
-    expect_error(admin.post(missing, json=run_body()), 404, "NotFound")
+    expect_error(admin.post(missing, json=run_body(studio)), 404, "NotFound")
 
     # Another studio's application, and a run of another application, are not there.
     other = create_studio(admin)
     elsewhere = f"/studios/{other['id']}/applications/{application['id']}/job-runs"
     expect_error(admin.get(elsewhere), 404, "NotFound")
-    expect_error(admin.post(elsewhere, json=run_body()), 404, "NotFound")
+    expect_error(admin.post(elsewhere, json=run_body(other)), 404, "NotFound")
     job_run_id = insert_job_run(database, control_plane.settings, application["id"])
     sibling = create_application(admin, studio_id)
     expect_error(admin.get(f"{runs_path(sibling)}/{job_run_id}"), 404, "NotFound")
@@ -416,14 +456,14 @@ def test_members_use_runs_and_outsiders_see_none(
     path = runs_path(app)
 
     # A developer may submit (refused here only because auto-start is off) and read.
-    expect_error(developer.post(path, json=run_body()), 409, "InvalidState")
+    expect_error(developer.post(path, json=run_body(studio)), 409, "InvalidState")
     expect(developer.get(path), 200)
     expect(developer.get(f"{path}/{job_run_id}/attempts"), 200)
 
     # A member whose policy allows only reads may read, not submit nor cancel.
     assert expect(reader.get(path), 200)["items"][0]["id"] == job_run_id
     assert reader.get(f"{path}/{job_run_id}/logs").text == "ok\n"
-    denied = expect_error(reader.post(path, json=run_body()), 403, "AccessDenied")
+    denied = expect_error(reader.post(path, json=run_body(studio)), 403, "AccessDenied")
     assert "job-run:Start" in denied["message"]
     denied = expect_error(reader.post(f"{path}/{job_run_id}/cancel"), 403, "AccessDenied")
     assert "job-run:Cancel" in denied["message"]
@@ -433,7 +473,7 @@ def test_members_use_runs_and_outsiders_see_none(
         outsider.get(path),
         outsider.get(f"{path}/{job_run_id}"),
         outsider.get(f"{path}/{job_run_id}/logs"),
-        outsider.post(path, json=run_body()),
+        outsider.post(path, json=run_body(studio)),
         outsider.post(f"{path}/{job_run_id}/cancel"),
     ):
         error = expect_error(response, 404, "NotFound")
@@ -446,21 +486,22 @@ def test_members_use_runs_and_outsiders_see_none(
 
 def test_the_client_reads_runs_and_reports_refusals(
     admin: UserClient,
+    studio: dict[str, Any],
     application: dict[str, Any],
     database: Database,
     control_plane: ControlPlane,
 ) -> None:
     job_run_id = insert_job_run(
-        database, control_plane.settings, application["id"], body=run_body(name="nightly"),
+        database, control_plane.settings, application["id"], body=run_body(studio, name="nightly"),
         stdout='{"rows": 3}\n',
     )  # fmt: skip
     studio_id, app_id = application["studio_id"], application["id"]
     with Client(control_plane.url, admin.token) as client:
         with pytest.raises(Conflict) as refused:
-            client.job_runs.submit(studio_id, app_id, ENTRY_POINT, ["--day", "1"], name="x")
+            client.job_runs.submit(studio_id, app_id, entry_point(studio), ["--day", "1"], name="x")
         assert "auto-start" in refused.value.message
         with pytest.raises(Invalid) as invalid:
-            client.job_runs.submit(studio_id, app_id, ENTRY_POINT, max_attempts=11)
+            client.job_runs.submit(studio_id, app_id, entry_point(studio), max_attempts=11)
         assert invalid.value.fields[0]["field"] == "retry_policy.max_attempts"
         runs = client.job_runs.list(studio_id, app_id, states="SUBMITTED")
         assert [r.id for r in runs] == [job_run_id] and runs[0].name == "nightly"
@@ -489,17 +530,18 @@ def test_the_cli_lists_describes_and_reads_logs_by_application_name(
 ) -> None:
     app = create_application(admin, studio["id"])
     job_run_id = insert_job_run(
-        database, control_plane.settings, app["id"], body=run_body(name="daily"),
+        database, control_plane.settings, app["id"], body=run_body(studio, name="daily"),
         stdout="[bold]not markup[/bold]\n",
     )  # fmt: skip
     where = ["-s", studio["name"]]
     refused = _fails(
-        ["job", "submit", app["name"], ENTRY_POINT, "a1", "--conf", "spark.x=1", *where],
+        ["job", "submit", app["name"], entry_point(studio), "a1", "--conf", "spark.x=1", *where],
         admin_env,
         "auto-start is off",
     )
     assert "InvalidState" in refused.stderr
-    _fails(["job", "submit", app["name"], ENTRY_POINT, "--conf", "novalue", *where], admin_env,
+    script = entry_point(studio)
+    _fails(["job", "submit", app["name"], script, "--conf", "novalue", *where], admin_env,
            "'novalue' is not KEY=VALUE", code=2)  # fmt: skip
 
     listed = run_cli(["job", "list", app["name"], *where], admin_env).stdout

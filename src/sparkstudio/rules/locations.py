@@ -97,6 +97,9 @@ def parse_location(value: str, field: str) -> Location:
         if problem:
             raise refused(f"has {problem}; name the place itself")
     path = "/".join(segments)
+    if path != path.rstrip():
+        # '%20' at the end decodes to a space: the address would not read back as itself.
+        raise refused("ends in a space once decoded")
     return Location(scheme, bucket, "/" + path if scheme == "file" else path)
 
 
