@@ -23,6 +23,7 @@ import pytest
 
 from sparkstudio.backends.local import LocalBackend
 from sparkstudio.db.models import Cluster
+from sparkstudio.processes.places import Place
 from sparkstudio.server import ControlPlane
 from sparkstudio.settings import Settings
 from sparkstudio.spark import processes
@@ -125,6 +126,11 @@ class Lab:
             assert cluster is not None and cluster.state is not None
             return dict(cluster.state)
 
+    def place(self) -> Place:
+        """Where the studio's clusters run (its sandbox, or the host in single-user mode)."""
+        assert self.plane is not None
+        return self.plane.isolation.studio_place(self.studio["id"])
+
     def wait_for_event(self, role: str, code: str, timeout: float = 120) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -200,7 +206,8 @@ def test_a_worker_lost_mid_query_is_replaced_and_the_query_completes(lab: Lab) -
     running = threading.Thread(target=query)
     running.start()
     try:
-        ui_url = f"http://127.0.0.1:{state['driver_ui_port']}"
+        # The driver's UI listens in the studio's sandbox: reached the platform's way.
+        ui_url = lab.place().reach(state["driver_ui_port"]).http_url
         deadline = time.monotonic() + 180  # an executor is asked for when tasks wait
         while not ((seen := read_activity(ui_url)) and seen.running_tasks > 0):
             assert time.monotonic() < deadline and not errors, (seen, errors)
