@@ -14,7 +14,9 @@ import pytest
 from sparkstudio.backends.local import LocalBackend
 from sparkstudio.db.models import Application
 from sparkstudio.db.session import Database
+from sparkstudio.server import ControlPlane
 from sparkstudio.serverless.releases import supported_release_labels
+from sparkstudio.services.connect_access import mint_for_user
 from sparkstudio.spark import processes
 from tests.support import UserClient, expect, unique, wait_for_application
 
@@ -31,7 +33,7 @@ def backend_state(database: Database, application_id: str) -> dict[str, Any]:
 
 
 def test_an_application_keeps_a_warm_driver_and_stops_every_process(
-    admin: UserClient, studio: dict[str, Any], database: Database
+    control_plane: ControlPlane, admin: UserClient, studio: dict[str, Any], database: Database
 ) -> None:
     if not database.is_sqlite:
         pytest.skip("the metadata database plays no part in this: it runs once, on SQLite")
@@ -60,7 +62,11 @@ def test_an_application_keeps_a_warm_driver_and_stops_every_process(
     assert started["started_at"] is not None
 
     state = backend_state(database, created["id"])
-    url = f"sc://localhost:{state['connect_port']}/;token={state['token']};user_id=tester"
+    # Through the platform's Connect front, with a token of the admin's own on the
+    # application (as a notebook run gets one): the driver listens in the studio's sandbox.
+    token = mint_for_user(control_plane.settings, admin.name, admin.user_id, created["id"])
+    front = control_plane.isolation.public_connect_url
+    url = f"{front}/;token={token};user_id={admin.name}"
     began = time.monotonic()
     session = SparkSession.builder.remote(url).create()
     try:
