@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from sparkstudio import runners
 from sparkstudio.db.base import utcnow
-from sparkstudio.db.models import Application, Event, JobRun, JobRunAttempt
+from sparkstudio.db.models import Application, Event, JobRun, JobRunAttempt, Studio
 from sparkstudio.db.session import Database
 from sparkstudio.processes.isolation import Isolation
 from sparkstudio.runners import ExitWatcher
@@ -36,9 +36,7 @@ from sparkstudio.settings import Settings
 from sparkstudio.storage import stores
 from sparkstudio.storage.stores import StoreRetries
 from tests.integration.test_job_runs_api import create_application, insert_job_run, run_body
-from tests.support import UserClient
-
-ENTRY_POINT = "s3://jobs/daily.py"
+from tests.support import UserClient, create_studio, unique
 
 
 def controller(
@@ -87,6 +85,17 @@ def event_reasons(database: Database, job_run_id: str) -> list[tuple[str, str]]:
 
 
 @pytest.fixture
+def lake() -> str:
+    """A place in an object store that a platform admin allowed the studio."""
+    return f"s3://{unique('jobs')}/team"
+
+
+@pytest.fixture
+def studio(admin: UserClient, lake: str) -> dict[str, Any]:
+    return create_studio(admin, allowed_locations=[lake])
+
+
+@pytest.fixture
 def application(admin: UserClient, studio: dict[str, Any]) -> dict[str, Any]:
     return create_application(admin, studio["id"])
 
@@ -102,6 +111,8 @@ def one_try_per_request(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_an_entry_point_on_a_store_that_does_not_answer_fails_the_run_after_a_few_tries(
     control_plane: ControlPlane,
+    lake: str,
+    studio: dict[str, Any],
     database: Database,
     application: dict[str, Any],
     tmp_path: Path,
@@ -110,7 +121,8 @@ def test_an_entry_point_on_a_store_that_does_not_answer_fails_the_run_after_a_fe
 ) -> None:
     unreachable = f"http://127.0.0.1:{closed_port()}"
     settings = control_plane.settings.model_copy(update={"s3_endpoint_url": unreachable})
-    body = run_body(job_driver={"spark_submit": {"entry_point": ENTRY_POINT}})
+    entry_point = f"{lake}/daily.py"
+    body = run_body(studio, job_driver={"spark_submit": {"entry_point": entry_point}})
     job_run_id = insert_job_run(database, settings, application["id"], body=body)
     jobs = controller(settings, database, tmp_path, store_retries=StoreRetries(3, 2.0))
 
@@ -120,7 +132,7 @@ def test_an_entry_point_on_a_store_that_does_not_answer_fails_the_run_after_a_fe
     assert delays == [2.0, 4.0]  # tried three times in all, waiting longer each time
     run = run_row(database, job_run_id)
     assert (run.status, run.status_reason_code) == ("FAILED", "ENTRY_POINT_UNREACHABLE")
-    assert ENTRY_POINT in run.status_reason_message
+    assert entry_point in run.status_reason_message
     assert "does not answer" in run.status_reason_message and "3 tries" in run.status_reason_message
     notes = [
         m for code, m in event_reasons(database, job_run_id) if code == "ENTRY_POINT_UNREACHABLE"
@@ -136,6 +148,8 @@ def test_an_entry_point_on_a_store_that_does_not_answer_fails_the_run_after_a_fe
 
 def test_an_entry_point_without_credentials_fails_the_run_at_once(
     control_plane: ControlPlane,
+    lake: str,
+    studio: dict[str, Any],
     database: Database,
     application: dict[str, Any],
     tmp_path: Path,
@@ -149,7 +163,8 @@ def test_an_entry_point_without_credentials_fails_the_run_at_once(
     settings = control_plane.settings.model_copy(
         update={"s3_endpoint_url": f"http://127.0.0.1:{closed_port()}"}
     )
-    body = run_body(job_driver={"spark_submit": {"entry_point": ENTRY_POINT}})
+    entry_point = f"{lake}/daily.py"
+    body = run_body(studio, job_driver={"spark_submit": {"entry_point": entry_point}})
     job_run_id = insert_job_run(database, settings, application["id"], body=body)
 
     assert look_until_it_rests(controller(settings, database, tmp_path), job_run_id) == []
@@ -175,24 +190,34 @@ def started_application(database: Database, application: dict[str, Any]) -> Iter
         row.target = "STOPPED"
 
 
-def place_runner(
-    database: Database, settings: Settings, job_run_id: str, code: str, folder: Path
-) -> None:
-    """Start a spark-submit runner whose "spark-submit" runs ``code`` in Python, and write
-    the run RUNNING on it, as placing it does."""
+def place_runner(plane: ControlPlane, database: Database, job_run_id: str, code: str) -> Path:
+    """Start a spark-submit runner whose "spark-submit" runs ``code`` in Python, where and
+    as placing it does (in the attempt's folder, in the studio's place), and write the run
+    RUNNING on it; the runner's folder."""
     run = run_row(database, job_run_id)
-    logs = job_logs.attempt_dir(settings, run, 1)
-    logs.mkdir(parents=True, exist_ok=True)
-    folder.mkdir()
+    with database.session(write=False) as db:
+        application = db.get(Application, run.application_id)
+        assert application is not None
+        studio = db.get(Studio, application.studio_id)
+        assert studio is not None
+        place = plane.isolation.studio_place(studio.id)
+        # Made as starting the application makes it: the run's logs are kept there.
+        plane.isolation.studio_storage(studio.id, studio.storage_location)
+    logs = job_logs.attempt_dir(plane.settings, run, 1)
+    place.own(logs)
+    folder = logs / "runner"
+    place.own(folder)
     job = {
         "argv": [sys.executable, "-c", code],
-        "env": dict(os.environ),
+        "env": {"PATH": os.environ["PATH"]},
         "stdout": str(logs / "stdout"),
         "stderr": str(logs / "stderr"),
     }
     runners.write_json(folder / runners.JOB_FILE, job)
+    place.give(folder / runners.JOB_FILE)
     placed = utcnow()
-    runner = launch_runner(folder, "classic", dict(os.environ))
+    log = plane.settings.home / "logs" / "job-runs" / f"{job_run_id}-1.log"
+    runner = launch_runner(place, folder, "classic", {}, log, writable=[logs])
     held = Held(Size(cpu=1, memory_mib=1024, disk_gb=20), 1.0)
     with database.transaction() as db:
         row = db.get(JobRun, job_run_id)
@@ -206,6 +231,7 @@ def place_runner(
             "runner": runner.record.to_json(),
             "held": [held.to_json()],
         }
+    return folder
 
 
 def test_a_run_that_ends_while_the_control_plane_is_down_is_metered_from_its_runner(
@@ -216,8 +242,8 @@ def test_a_run_that_ends_while_the_control_plane_is_down_is_metered_from_its_run
 ) -> None:
     settings = control_plane.settings
     job_run_id = insert_job_run(database, settings, started_application)
-    folder = tmp_path / "runner"
-    place_runner(database, settings, job_run_id, "import time; time.sleep(0.5)", folder)
+    code = "import time; time.sleep(0.5)"
+    folder = place_runner(control_plane, database, job_run_id, code)
 
     # The control plane is down: the run ends, and nobody looks for two seconds more.
     deadline = time.monotonic() + 30
@@ -278,7 +304,7 @@ def test_a_flooding_run_keeps_the_tail_of_its_log_and_the_api_answers_meanwhile(
         return time.perf_counter() - started
 
     baseline = sorted(latency() for _ in range(30))
-    place_runner(database, settings, job_run_id, FLOOD, tmp_path / "runner")
+    place_runner(control_plane, database, job_run_id, FLOOD)
     control_plane.applications.wake_job(job_run_id)  # the control plane follows it
     during: list[float] = []
     deadline = time.monotonic() + 60
@@ -297,7 +323,12 @@ def test_a_flooding_run_keeps_the_tail_of_its_log_and_the_api_answers_meanwhile(
     ended = run_row(database, job_run_id)
     assert ended.status == "SUCCESS", ended.status_reason_message
     kept = Path(ended.log_uri.removeprefix("file://")) / "applications" / application["id"]
-    [stdout] = list(kept.rglob(f"{job_run_id}/attempts/1/SPARK_DRIVER/stdout"))
+    pattern = f"{job_run_id}/attempts/1/SPARK_DRIVER/stdout"
+    deadline = time.monotonic() + 30
+    while not (found := list(kept.rglob(pattern))):  # kept just after the run ends
+        assert time.monotonic() < deadline, f"no {pattern} under {kept}"
+        time.sleep(0.1)
+    [stdout] = found
     with stdout.open("rb") as file:
         note = file.readline()
     assert b"bytes of this log were dropped" in note
