@@ -11,11 +11,9 @@ Session policies narrow a membership; those tests are at the end.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -54,6 +52,7 @@ from tests.support import (
     expect_error,
     field_names,
     git_remote_in,
+    in_storage,
     login,
     offline_app,
     route_contexts,
@@ -328,9 +327,8 @@ class World:
     def notebook_execution(self) -> dict[str, Any]:
         """A START_PENDING execution on :attr:`application`, written as a start writes it
         (the controller is not woken), with its outputs written (so they can be read)."""
-        outputs = Path(tempfile.mkdtemp(prefix="matrix-notebook-"))
         execution_id = insert_execution(
-            self.plane.prepared.database, self.application["id"], outputs=outputs
+            self.plane.prepared.database, self.application["id"], outputs=True
         )
         return {"id": execution_id}
 
@@ -389,9 +387,16 @@ def template_text(name: str) -> str:
 
 
 def external_body(world: World) -> dict[str, Any]:
-    """An external cluster whose endpoint answers: the control plane's own port."""
+    """An external cluster whose endpoint answers: the control plane's own port (only a
+    platform admin may name this host's own addresses)."""
     port = world.plane.url.rsplit(":", 1)[1]
     return {"name": unique("ext"), "connect_url": f"sc://127.0.0.1:{port}"}
+
+
+def register_body(world: World) -> dict[str, Any]:
+    """An external cluster any caller allowed may register: a host of the network (that
+    does not resolve here: observing it says so)."""
+    return {"name": unique("ext"), "connect_url": "sc://spark.invalid:15002"}
 
 
 SMALL_SPEC = {
@@ -428,7 +433,7 @@ def schedule_body(world: World) -> dict[str, Any]:
     return {
         "name": unique("sched"),
         "cron": "0 0 1 1 *",
-        "notebook": {"uri": "file:///nonexistent/matrix.ipynb"},
+        "notebook": {"uri": in_storage(world.studio, "nonexistent/matrix.ipynb")},
         "target": {"kind": "CLUSTER", "id": world.cluster["id"]},
     }
 
@@ -459,16 +464,16 @@ BODIES: dict[Action, Callable[[World], dict[str, Any]]] = {
     Action.TEMPLATE_PUBLISH: lambda w: {"body": template_text(unique("tpl"))},
     Action.CLUSTER_CREATE: lambda w: {"name": unique("cl"), "template": "single-node"},
     Action.CLUSTER_CREATE_FROM_SPEC: lambda w: {"name": unique("cl"), "spec": SMALL_SPEC},
-    Action.CLUSTER_REGISTER: external_body,
+    Action.CLUSTER_REGISTER: register_body,
     # The single-node cluster's bounds as they are: allowed calls change nothing.
     Action.CLUSTER_SCALE: lambda w: {"workers_min": 1, "workers_max": 1},
     Action.APPLICATION_CREATE: lambda w: application_body(),
     Action.APPLICATION_UPDATE: lambda w: {"tags": {"team": "a"}},
     # The script need not exist: the run fails on its own once the application is stopped.
-    Action.JOB_RUN_START: lambda w: run_body(),
+    Action.JOB_RUN_START: lambda w: run_body(w.studio),
     # On the registered cluster; the notebook is not there, so it fails on its own.
     Action.NOTEBOOK_EXECUTION_START: lambda w: {
-        "notebook": {"uri": "file:///nonexistent/matrix.ipynb"},
+        "notebook": {"uri": in_storage(w.studio, "nonexistent/matrix.ipynb")},
         "target": {"kind": "CLUSTER", "id": w.cluster["id"]},
     },
     Action.NOTEBOOK_SCHEDULE_CREATE: schedule_body,

@@ -23,8 +23,19 @@ from sparkstudio.storage import stores
 from sparkstudio.storage.stores import StoreRetries
 from tests.integration.test_job_run_faults import closed_port
 from tests.integration.test_job_runs_api import create_application
-from tests.integration.test_notebook_executions_api import insert_execution
-from tests.support import UserClient
+from tests.integration.test_notebook_executions_api import execution_body, insert_execution
+from tests.support import UserClient, create_studio, unique
+
+
+@pytest.fixture
+def lake() -> str:
+    """A place in an object store that a platform admin allowed the studio."""
+    return f"s3://{unique('notebooks')}/team"
+
+
+@pytest.fixture
+def studio(admin: UserClient, lake: str) -> dict[str, Any]:
+    return create_studio(admin, allowed_locations=[lake])
 
 
 @pytest.fixture
@@ -48,6 +59,8 @@ def started_application(
 def test_a_notebook_on_a_store_that_does_not_answer_fails_the_execution_after_a_few_tries(
     control_plane: ControlPlane,
     database: Database,
+    studio: dict[str, Any],
+    lake: str,
     started_application: str,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
@@ -55,7 +68,9 @@ def test_a_notebook_on_a_store_that_does_not_answer_fails_the_execution_after_a_
     monkeypatch.setattr(stores, "S3_RETRIES", {"max_attempts": 1, "mode": "standard"})
     unreachable = f"http://127.0.0.1:{closed_port()}"
     settings = control_plane.settings.model_copy(update={"s3_endpoint_url": unreachable})
-    execution_id = insert_execution(database, started_application)
+    notebook = {"uri": f"{lake}/daily.ipynb"}
+    body = execution_body(studio, started_application, notebook=notebook)
+    execution_id = insert_execution(database, started_application, body=body)
     executions = ExecutionController(
         settings,
         database,

@@ -12,6 +12,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import update
@@ -36,16 +37,26 @@ from tests.support import (
     expect,
     expect_error,
     field_names,
+    in_storage,
     wait_for_cluster,
 )
 
-NOTEBOOK_URI = "s3://notebooks/reports/daily.ipynb"
+NOTEBOOK = "reports/daily.ipynb"  # in the studio's storage: where its members may name sources
+OUTSIDE = "s3://notebooks/reports/daily.ipynb"  # a place no studio was allowed
 MISSING_CLUSTER = "cl-0000000000000000"
 NOTEBOOK_JSON = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
 
 
-def execution_body(target_id: str, kind: str = "APPLICATION", **fields: Any) -> dict[str, Any]:
-    return {"notebook": {"uri": NOTEBOOK_URI}, "target": {"kind": kind, "id": target_id}, **fields}
+def notebook_uri(studio: dict[str, Any]) -> str:
+    return in_storage(studio, NOTEBOOK)
+
+
+def execution_body(
+    studio: dict[str, Any], target_id: str, kind: str = "APPLICATION", **fields: Any
+) -> dict[str, Any]:
+    """An execution of a notebook in ``studio``'s storage (it need not be there)."""
+    target = {"kind": kind, "id": target_id}
+    return {"notebook": {"uri": notebook_uri(studio)}, "target": target, **fields}
 
 
 def executions_path(studio_id: str) -> str:
@@ -57,28 +68,29 @@ def insert_execution(
     application_id: str,
     *,
     body: dict[str, Any] | None = None,
-    outputs: Path | None = None,
+    outputs: bool = False,
 ) -> str:
     """Write a START_PENDING execution on an application as a start does, without starting
-    the application or waking the controller; with ``outputs`` (a folder), its executed
-    notebook and HTML are written there and named on the row."""
+    the application or waking the controller; with ``outputs``, its executed notebook and
+    HTML are written in its studio's storage and named on the row."""
     principal = Principal(
         user_id="", name="admin", is_platform_admin=True, group_ids=frozenset(),
         token_id="", token_kind="session",
     )  # fmt: skip
-    data = NotebookExecutionCreate.model_validate(body or execution_body(application_id))
     with database.transaction() as db:
         application = db.get(Application, application_id)
         assert application is not None
         studio = db.get(Studio, application.studio_id)
         assert studio is not None
+        own = {"storage_location": studio.storage_location}
+        data = NotebookExecutionCreate.model_validate(body or execution_body(own, application_id))
         target = application.target
         application.target = TARGET_STARTED  # as if started: the start takes it as is
         execution = start_execution(db, studio, data, principal)
         application.target = target
         execution_id = execution.id
-        if outputs is not None:
-            folder = outputs / execution_id
+        if outputs:
+            folder = Path(urlsplit(studio.storage_location).path) / "outputs" / execution_id
             folder.mkdir(parents=True, exist_ok=True)
             (folder / "daily.ipynb").write_text(json.dumps(NOTEBOOK_JSON))
             (folder / "daily.html").write_text("<html><body>ran</body></html>")
@@ -110,7 +122,7 @@ def application(admin: UserClient, studio: dict[str, Any]) -> dict[str, Any]:
                 "notebook": {
                     "workspace_id": "ws-0000000000000000",
                     "path": "a.ipynb",
-                    "uri": NOTEBOOK_URI,
+                    "uri": OUTSIDE,
                 }
             },
             "notebook",
@@ -138,12 +150,20 @@ def application(admin: UserClient, studio: dict[str, Any]) -> dict[str, Any]:
         pytest.param({"output_location": "hdfs://out/"}, "output_location", id="bad-scheme"),
         pytest.param({"timeout_minutes": -1}, "timeout_minutes", id="negative-timeout"),
         pytest.param({"mode": "batch"}, "mode", id="unknown-field"),
+        pytest.param({"notebook": {"uri": OUTSIDE}}, "notebook.uri", id="outside-the-studio"),
+        pytest.param(
+            {"output_location": "s3://outputs/runs/"}, "output_location", id="output-elsewhere"
+        ),
     ],
 )
 def test_bad_input_is_refused_naming_the_field(
-    admin: UserClient, application: dict[str, Any], fields: dict[str, Any], field: str
+    admin: UserClient,
+    studio: dict[str, Any],
+    application: dict[str, Any],
+    fields: dict[str, Any],
+    field: str,
 ) -> None:
-    body = execution_body(application["id"]) | fields
+    body = execution_body(studio, application["id"]) | fields
     error = expect_error(
         admin.post(executions_path(application["studio_id"]), json=body), 422, "ValidationError"
     )
@@ -154,27 +174,28 @@ def test_bad_input_is_refused_naming_the_field(
 
 @pytest.mark.parametrize("path", ["../x.ipynb", "a/../../x.ipynb", "/etc/x.ipynb", "a//x.ipynb"])
 def test_a_workspace_path_stays_inside_the_workspace(
-    admin: UserClient, application: dict[str, Any], path: str
+    admin: UserClient, studio: dict[str, Any], application: dict[str, Any], path: str
 ) -> None:
     studio_id = application["studio_id"]
     workspace = create_workspace(admin, studio_id)
     body = execution_body(
-        application["id"], notebook={"workspace_id": workspace["id"], "path": path}
+        studio, application["id"], notebook={"workspace_id": workspace["id"], "path": path}
     )
     error = expect_error(admin.post(executions_path(studio_id), json=body), 422, "ValidationError")
     assert field_names(error) == ["notebook.path"] and "'..'" in error["message"]
 
 
 def test_unknown_targets_and_sources_are_404(
-    admin: UserClient, application: dict[str, Any]
+    admin: UserClient, studio: dict[str, Any], application: dict[str, Any]
 ) -> None:
     studio_id = application["studio_id"]
     path = executions_path(studio_id)
     for body, missing in (
-        (execution_body(MISSING_CLUSTER, "CLUSTER"), MISSING_CLUSTER),
-        (execution_body("app-0000000000000000"), "app-0000000000000000"),
+        (execution_body(studio, MISSING_CLUSTER, "CLUSTER"), MISSING_CLUSTER),
+        (execution_body(studio, "app-0000000000000000"), "app-0000000000000000"),
         (
             execution_body(
+                studio,
                 application["id"],
                 notebook={"workspace_id": "ws-0000000000000000", "path": "a.ipynb"},
             ),
@@ -186,26 +207,29 @@ def test_unknown_targets_and_sources_are_404(
     # Another studio's application is not there either.
     other = create_studio(admin)
     error = expect_error(
-        admin.post(executions_path(other["id"]), json=execution_body(application["id"])), 404
+        admin.post(executions_path(other["id"]), json=execution_body(other, application["id"])), 404
     )
     assert application["id"] in error["message"]
     assert expect(admin.get(path), 200)["items"] == []
 
 
 def test_targets_that_cannot_run_a_notebook_are_409(
-    admin: UserClient, application: dict[str, Any], control_plane: ControlPlane
+    admin: UserClient,
+    studio: dict[str, Any],
+    application: dict[str, Any],
+    control_plane: ControlPlane,
 ) -> None:
     studio_id = application["studio_id"]
     path = executions_path(studio_id)
     # An application that is stopped, with auto-start off.
-    error = expect_error(admin.post(path, json=execution_body(application["id"])), 409)
+    error = expect_error(admin.post(path, json=execution_body(studio, application["id"])), 409)
     assert error["reason"] == "InvalidState" and "auto-start is off" in error["message"]
     # A cluster that has ended.
     cluster = register_external(admin, control_plane, studio_id)
     wait_for_cluster(admin, studio_id, cluster["id"], {"WAITING"}, 30)
     expect(admin.delete(f"/studios/{studio_id}/clusters/{cluster['id']}"), 202)
     wait_for_cluster(admin, studio_id, cluster["id"], {"TERMINATED"}, 30)
-    body = execution_body(cluster["id"], "CLUSTER")
+    body = execution_body(studio, cluster["id"], "CLUSTER")
     error = expect_error(admin.post(path, json=body), 409, "InvalidState")
     assert "TERMINATED" in error["message"]
     assert expect(admin.get(path), 200)["items"] == []
@@ -215,14 +239,15 @@ def test_targets_that_cannot_run_a_notebook_are_409(
 
 
 def test_an_execution_is_described_and_its_events_read(
-    admin: UserClient, application: dict[str, Any], database: Database
+    admin: UserClient, studio: dict[str, Any], application: dict[str, Any], database: Database
 ) -> None:
     body = execution_body(
+        studio,
         application["id"],
         name="daily",
         parameters={"day": "2024-01-01", "limit": 10, "flags": [True, None]},
         environment_variables={"API_KEY": "s3cret-value"},
-        output_location="s3://outputs/runs/",
+        output_location=in_storage(studio, "outputs/runs/"),
         timeout_minutes=30,
         tags={"team": "data"},
     )
@@ -233,12 +258,13 @@ def test_an_execution_is_described_and_its_events_read(
     assert (found["status"], found["name"], found["created_by"]) == (
         "START_PENDING", "daily", "admin"
     )  # fmt: skip
-    assert found["notebook"] == {"workspace_id": None, "path": None, "uri": NOTEBOOK_URI}
+    uri = notebook_uri(studio)
+    assert found["notebook"] == {"workspace_id": None, "path": None, "uri": uri}
     assert found["parameters"] == {"day": "2024-01-01", "limit": 10, "flags": [True, None]}
     assert found["environment_variable_names"] == ["API_KEY"]
     assert "s3cret-value" not in json.dumps(found)  # values are never shown
     assert found["target"] == {"kind": "APPLICATION", "id": application["id"]}
-    assert found["output_location"] == "s3://outputs/runs"
+    assert found["output_location"] == in_storage(studio, "outputs/runs")
     assert (found["timeout_minutes"], found["tags"]) == (30, {"team": "data"})
     assert (found["output_notebook_uri"], found["output_html_uri"]) == ("", "")
     assert "state" not in found and "environment" not in found
@@ -259,24 +285,24 @@ def test_the_default_output_location_is_the_studios_storage(
 
 
 def test_listing_filters_by_state_notebook_target_tag_and_time_with_pages(
-    admin: UserClient, application: dict[str, Any], database: Database
+    admin: UserClient, studio: dict[str, Any], application: dict[str, Any], database: Database
 ) -> None:
     studio_id = application["studio_id"]
     other_app = create_application(admin, studio_id)
     path = executions_path(studio_id)
-    other_uri = "s3://notebooks/other.ipynb"
+    other_uri = in_storage(studio, "other.ipynb")
     first = insert_execution(
         database, application["id"],
-        body=execution_body(application["id"], tags={"team": "data", "tier": "gold"}),
+        body=execution_body(studio, application["id"], tags={"team": "data", "tier": "gold"}),
     )  # fmt: skip
     second = insert_execution(
         database, application["id"],
-        body=execution_body(application["id"], notebook={"uri": other_uri},
+        body=execution_body(studio, application["id"], notebook={"uri": other_uri},
                             tags={"team": "data"}),
     )  # fmt: skip
     third = insert_execution(
         database, other_app["id"],
-        body=execution_body(other_app["id"], tags={"team": "ml"}),
+        body=execution_body(studio, other_app["id"], tags={"team": "ml"}),
     )  # fmt: skip
     set_columns(database, second, status="RUNNING")
     set_columns(database, third, status="FAILED")
@@ -294,9 +320,9 @@ def test_listing_filters_by_state_notebook_target_tag_and_time_with_pages(
     assert ids() == [first, second, third]
     assert ids(states="START_PENDING") == [first]
     assert ids(states=["RUNNING", "FAILED"]) == [second, third]
-    assert ids(notebook=NOTEBOOK_URI) == [first, third]
+    assert ids(notebook=notebook_uri(studio)) == [first, third]
     assert ids(notebook=other_uri) == [second]
-    assert ids(notebook="s3://notebooks/none.ipynb") == []
+    assert ids(notebook=in_storage(studio, "none.ipynb")) == []
     assert ids(target_id=other_app["id"]) == [third]
     assert ids(tag="team=data") == [first, second]
     assert ids(tag="tier=gold") == [first]
@@ -333,7 +359,7 @@ def test_listing_filters_by_state_notebook_target_tag_and_time_with_pages(
 
 
 def test_outputs_are_a_409_until_written_then_downloaded(
-    admin: UserClient, application: dict[str, Any], database: Database, tmp_path: Path
+    admin: UserClient, application: dict[str, Any], database: Database
 ) -> None:
     studio_id = application["studio_id"]
     pending = insert_execution(database, application["id"])
@@ -349,7 +375,7 @@ def test_outputs_are_a_409_until_written_then_downloaded(
     )
     assert field_names(bad) == ["query.format"]
 
-    done = insert_execution(database, application["id"], outputs=tmp_path)
+    done = insert_execution(database, application["id"], outputs=True)
     set_columns(database, done, status="FINISHED")
     output = f"{executions_path(studio_id)}/{done}/output"
     notebook = admin.get(output)
@@ -364,7 +390,8 @@ def test_outputs_are_a_409_until_written_then_downloaded(
     assert html.text == "<html><body>ran</body></html>"
 
     # Named on the row, but not (or no longer) there: a 409 too.
-    (tmp_path / done / "daily.html").unlink()
+    found = expect(admin.get(f"{executions_path(studio_id)}/{done}"), 200)
+    Path(urlsplit(found["output_html_uri"]).path).unlink()
     expect_error(admin.get(output, params={"format": "html"}), 409, "InvalidState")
 
 
@@ -423,28 +450,27 @@ def test_unknown_executions_are_404(
 
 def test_the_client_starts_reads_and_downloads(
     admin: UserClient,
+    studio: dict[str, Any],
     application: dict[str, Any],
     database: Database,
     control_plane: ControlPlane,
-    tmp_path: Path,
 ) -> None:
     studio_id, app_id = application["studio_id"], application["id"]
     done = insert_execution(
-        database, app_id, body=execution_body(app_id, name="nightly"), outputs=tmp_path
+        database, app_id, body=execution_body(studio, app_id, name="nightly"), outputs=True
     )
+    uri = notebook_uri(studio)
     with Client(control_plane.url, admin.token) as client:
         executions = client.notebook_executions
         with pytest.raises(Conflict) as refused:
-            executions.start(studio_id, {"uri": NOTEBOOK_URI}, "APPLICATION", app_id)
+            executions.start(studio_id, {"uri": uri}, "APPLICATION", app_id)
         assert "auto-start" in refused.value.message
         with pytest.raises(Invalid) as invalid:
-            executions.start(
-                studio_id, {"uri": NOTEBOOK_URI}, "APPLICATION", app_id, parameters={"a-b": 1}
-            )
+            executions.start(studio_id, {"uri": uri}, "APPLICATION", app_id, parameters={"a-b": 1})
         assert invalid.value.fields[0]["field"].startswith("parameters")
         listed = executions.list(studio_id, states="START_PENDING", tag=None)
         assert [e.id for e in listed] == [done] and listed[0].name == "nightly"
-        assert executions.list(studio_id, target_id=app_id, notebook=NOTEBOOK_URI)[0].id == done
+        assert executions.list(studio_id, target_id=app_id, notebook=uri)[0].id == done
         assert executions.get(studio_id, done).status == "START_PENDING"
         assert json.loads(executions.output(studio_id, done)) == NOTEBOOK_JSON
         assert b"ran" in executions.output(studio_id, done, format="html")
@@ -469,19 +495,20 @@ def test_the_cli_lists_describes_downloads_and_stops(
 ) -> None:
     app = create_application(admin, studio["id"])
     execution_id = insert_execution(
-        database, app["id"], body=execution_body(app["id"], name="daily", tags={"team": "a"}),
-        outputs=tmp_path / "outputs",
+        database, app["id"],
+        body=execution_body(studio, app["id"], name="daily", tags={"team": "a"}), outputs=True,
     )  # fmt: skip
+    uri = notebook_uri(studio)
     where = ["-s", studio["name"]]
     refused = _fails(
-        ["notebook", "run", NOTEBOOK_URI, "--application", app["name"], "-p", "day=1", *where],
+        ["notebook", "run", uri, "--application", app["name"], "-p", "day=1", *where],
         admin_env,
         "auto-start is off",
     )
     assert "InvalidState" in refused.stderr
-    _fails(["notebook", "run", NOTEBOOK_URI, "--application", app["name"], "-p", "novalue",
+    _fails(["notebook", "run", uri, "--application", app["name"], "-p", "novalue",
             *where], admin_env, "'novalue' is not KEY=VALUE", code=2)  # fmt: skip
-    _fails(["notebook", "run", NOTEBOOK_URI, *where], admin_env, "--application", code=2)
+    _fails(["notebook", "run", uri, *where], admin_env, "--application", code=2)
     _fails(["notebook", "run", "daily.ipynb", "--application", app["name"], *where], admin_env,
            "--workspace", code=2)  # fmt: skip
 
