@@ -37,13 +37,14 @@ from tests.support import (
     expect,
     expect_error,
     field_names,
+    in_storage,
     login,
     plane_settings,
     throwaway_postgres_database,
     unique,
 )
 
-NOTEBOOK_URI = "s3://notebooks/reports/daily.ipynb"
+NOTEBOOK = "reports/daily.ipynb"  # in the studio's storage: where its members name sources
 NEW_YEAR = "0 0 1 1 *"  # due once a year: never during a test on the real clock
 
 
@@ -51,11 +52,13 @@ def schedules_path(studio_id: str) -> str:
     return f"/studios/{studio_id}/notebook-schedules"
 
 
-def schedule_body(target_id: str, kind: str = "CLUSTER", **fields: Any) -> dict[str, Any]:
+def schedule_body(
+    studio: dict[str, Any], target_id: str, kind: str = "CLUSTER", **fields: Any
+) -> dict[str, Any]:
     return {
         "name": unique("sched"),
         "cron": NEW_YEAR,
-        "notebook": {"uri": NOTEBOOK_URI},
+        "notebook": {"uri": in_storage(studio, NOTEBOOK)},
         "parameters": {"day": "monday"},
         "target": {"kind": kind, "id": target_id},
         **fields,
@@ -100,7 +103,7 @@ def test_bad_input_is_refused_naming_the_field_and_nothing_is_recorded(
     admin: UserClient, studio: dict[str, Any], cluster: str, fields: dict[str, Any], field: str
 ) -> None:
     body = expect_error(admin.post(schedules_path(studio["id"]), json={
-        **schedule_body(cluster), **fields}), 422)  # fmt: skip
+        **schedule_body(studio, cluster), **fields}), 422)  # fmt: skip
     assert field in field_names(body), body
     assert expect(admin.get(schedules_path(studio["id"])), 200)["items"] == []
 
@@ -109,19 +112,25 @@ def test_targets_are_checked_and_a_stopped_application_is_not_started(
     admin: UserClient, studio: dict[str, Any], cluster: str
 ) -> None:
     path = schedules_path(studio["id"])
-    expect_error(admin.post(path, json=schedule_body("cl-0000000000000000")), 404, "NotFound")
+    expect_error(
+        admin.post(path, json=schedule_body(studio, "cl-0000000000000000")), 404, "NotFound"
+    )
     manual = create_application(admin, studio["id"])  # auto-start off: runs could not start
-    refused = expect_error(admin.post(path, json=schedule_body(manual["id"], "APPLICATION")), 409)
+    refused = expect_error(
+        admin.post(path, json=schedule_body(studio, manual["id"], "APPLICATION")), 409
+    )
     assert "auto-start is off" in refused["message"]
     application = create_application(
         admin, studio["id"], auto_start_configuration={"enabled": True}
     )
-    created = expect(admin.post(path, json=schedule_body(application["id"], "APPLICATION")), 201)
+    created = expect(
+        admin.post(path, json=schedule_body(studio, application["id"], "APPLICATION")), 201
+    )
     assert created["target"] == {"kind": "APPLICATION", "id": application["id"]}
     app_path = f"/studios/{studio['id']}/applications/{application['id']}"
     described = expect(admin.get(app_path), 200)
     assert (described["status"], described["target"]) == ("CREATED", "STOPPED"), described
-    again = schedule_body(cluster, name=created["name"])
+    again = schedule_body(studio, cluster, name=created["name"])
     expect_error(admin.post(path, json=again), 409, "AlreadyExists")
 
 
@@ -129,7 +138,9 @@ def test_a_schedule_is_described_paused_resumed_changed_and_deleted(
     admin: UserClient, studio: dict[str, Any], cluster: str
 ) -> None:
     path = schedules_path(studio["id"])
-    body = schedule_body(cluster, environment_variables={"TOKEN": "s3cret"}, time_zone="Asia/Tokyo")
+    body = schedule_body(
+        studio, cluster, environment_variables={"TOKEN": "s3cret"}, time_zone="Asia/Tokyo"
+    )
     created = expect(admin.post(path, json=body), 201)
     one = f"{path}/{created['id']}"
     assert created["status"] == "ACTIVE" and created["created_by"] == ADMIN_NAME
@@ -171,7 +182,9 @@ def test_a_schedule_is_described_paused_resumed_changed_and_deleted(
 def test_members_of_other_studios_see_nothing(
     admin: UserClient, studio: dict[str, Any], cluster: str, new_user: Callable[..., UserClient]
 ) -> None:
-    created = expect(admin.post(schedules_path(studio["id"]), json=schedule_body(cluster)), 201)
+    created = expect(
+        admin.post(schedules_path(studio["id"]), json=schedule_body(studio, cluster)), 201
+    )
     outsider = new_user()
     other = create_studio(admin)
     add_member(admin, other["id"], user=outsider.name)
@@ -190,7 +203,8 @@ def test_the_cli_creates_lists_pauses_resumes_runs_and_deletes(
     cluster = register_external(admin, control_plane, studio["id"])
     name = unique("nightly")
     where = ["--studio", studio["name"]]
-    created = _json(["schedule", "create", name, "--notebook", NOTEBOOK_URI, "--cron",
+    notebook = in_storage(studio, NOTEBOOK)
+    created = _json(["schedule", "create", name, "--notebook", notebook, "--cron",
                      "0 2 * * *", "--time-zone", "Europe/Paris", "--cluster", cluster["id"],
                      "-p", "limit=10", "--max-concurrent-runs", "2", "--missed",
                      "catch-up-one", *where], env)  # fmt: skip
@@ -208,7 +222,7 @@ def test_the_cli_creates_lists_pauses_resumes_runs_and_deletes(
     assert run["id"] in history
     described = run_cli(["schedule", "describe", name, *where], env).stdout
     assert "RUN_NOW" in described and "CATCH_UP_ONE" in described
-    bad = ["schedule", "create", unique("bad"), "--notebook", NOTEBOOK_URI, "--cron",
+    bad = ["schedule", "create", unique("bad"), "--notebook", notebook, "--cron",
            "every day", "--cluster", cluster["id"], *where]  # fmt: skip
     _fails(bad, env, "cron", "five fields")
     run_cli(["schedule", "delete", name, *where], env)
@@ -333,7 +347,7 @@ def daily(site: Site) -> Callable[..., dict[str, Any]]:
     assert cluster["status"] == "STARTING"
 
     def make(**fields: Any) -> dict[str, Any]:
-        body = schedule_body(cluster["id"], cron="0 6 * * *", **fields)
+        body = schedule_body(studio, cluster["id"], cron="0 6 * * *", **fields)
         created: dict[str, Any] = expect(
             site.client.post(schedules_path(studio["id"]), json=body), 201
         )
@@ -434,7 +448,7 @@ def test_a_minute_schedule_runs_every_due_time_within_the_grace_after_a_crash(
     studio = create_studio(site.client)
     assert site.plane is not None
     cluster = register_external(site.client, site.plane, studio["id"])
-    body = schedule_body(cluster["id"], cron="* * * * *", max_concurrent_runs=5)
+    body = schedule_body(studio, cluster["id"], cron="* * * * *", max_concurrent_runs=5)
     schedule = expect(site.client.post(schedules_path(studio["id"]), json=body), 201)
     site.clock.set(DUE + timedelta(seconds=10))
     site.look(schedule["id"])
