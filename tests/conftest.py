@@ -1,8 +1,9 @@
 """Shared fixtures: one control plane per metadata database, and signed-in clients.
 
 ``control_plane`` is session-scoped and parametrized over SQLite and PostgreSQL, so every
-test using it (directly or through ``admin`` / ``new_user``) runs on both. The control
-plane is shared by all tests of a session: give every object a unique name
+test using it (directly or through ``admin`` / ``new_user``) runs on both, but for the
+tests of real Spark and of the browser (tests/spark, tests/browser), which run on SQLite.
+The control plane is shared by all tests of a session: give every object a unique name
 (``tests.support.unique``).
 """
 
@@ -42,6 +43,23 @@ from tests.support import (
     unique,
     wait_for_cluster,
 )
+
+# Real Spark, JupyterLab and a browser run once, on SQLite: what differs between the two
+# databases is the control plane's own data, which the integration tests cover on both.
+ONE_DATABASE_FOLDERS = {"spark", "browser"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("control_plane") if callspec is not None else None
+        once = item.path.parent.name in ONE_DATABASE_FOLDERS
+        (dropped if once and backend == "postgresql" else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
