@@ -66,16 +66,18 @@ from tests.support import (
 USABLE = {"WAITING", "RUNNING"}
 
 # Operations that need no token (method, path under the API prefix). The workspace
-# agent's operation is called by kernels with their server's secret, not a user token
-# (tested in tests/spark/test_workspaces.py). Single sign-on is how a caller without a
-# token gets one: listing the providers, the redirect to one, the provider's callback
-# (checked by its state, the browser's cookie and the ID token) and the CLI's exchange
-# of its one-time code (checked by its PKCE verifier); tests/integration/test_sso.py.
+# agent's operations are called by kernels with their server's secret, not a user token
+# (tests/spark/test_workspaces.py, tests/spark/test_isolation.py). Single sign-on is how a
+# caller without a token gets one: listing the providers, the redirect to one, the
+# provider's callback (checked by its state, the browser's cookie and the ID token) and
+# the CLI's exchange of its one-time code (checked by its PKCE verifier);
+# tests/integration/test_sso.py.
 PUBLIC_OPERATIONS = {
     ("POST", "/auth/login"),
     ("GET", "/health"),
     ("GET", DOCS_URL.removeprefix(API_PREFIX)),
     ("PUT", "/workspace-agent/{workspace_id}/attachment"),
+    ("POST", "/workspace-agent/{workspace_id}/connect-token"),
     ("GET", "/auth/providers"),
     ("GET", "/auth/oidc/{name}/login"),
     ("GET", "/auth/oidc/{name}/callback"),
@@ -128,6 +130,14 @@ def test_the_public_routes_need_no_token(control_plane: ControlPlane, anon: http
     expect_error(anon.get("/auth/oidc/corp/callback", params={"state": "x"}), 404, "NotFound")
     code = {"code": "not-a-code", "code_verifier": "v" * 43}
     expect_error(anon.post("/auth/oidc/cli-token", json=code), 401, "InvalidCode")
+    # The workspace agent answers only a workspace server's secret.
+    ask = {"user": ADMIN_NAME, "cluster_id": "cl-0000000000000000"}
+    refused = expect_error(
+        anon.post("/workspace-agent/ws-0000000000000000/connect-token", json=ask),
+        401,
+        "Unauthenticated",
+    )
+    assert "workspace server" in refused["message"]
 
 
 def test_the_live_app_serves_the_same_table(control_plane: ControlPlane) -> None:
@@ -704,8 +714,10 @@ def test_resource_patterns_name_one_workspace(
     admin: UserClient, new_user: NewUser, studio: dict[str, Any]
 ) -> None:
     sid = studio["id"]
-    first, second = create_workspace(admin, sid), create_workspace(admin, sid)
     developer = new_user()
+    # Their own workspaces (only its owner or a studio admin may update a workspace).
+    membership = add_member(admin, sid, user=developer.name)
+    first, second = create_workspace(developer, sid), create_workspace(developer, sid)
     policy = {
         "Statement": [
             {
@@ -725,7 +737,8 @@ def test_resource_patterns_name_one_workspace(
             },
         ]
     }
-    add_member(admin, sid, user=developer.name, session_policy=policy)
+    members = f"/studios/{sid}/members/{membership['id']}"
+    expect(admin.patch(members, json={"session_policy": policy}), 200)
     workspaces = f"/studios/{sid}/workspaces"
 
     expect(developer.get(f"{workspaces}/{first['id']}"), 200)
