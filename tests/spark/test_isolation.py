@@ -332,7 +332,8 @@ def test_a_notebook_named_through_a_link_out_of_the_studio_is_not_read(
     execution = expect(studios.mallory.post(path, json=body), 201)
     done = _wait(studios.mallory, f"{path}/{execution['id']}", {"FINISHED", "FAILED", "STOPPED"})
     assert done["status"] == "FAILED", done
-    assert done["status_reason"]["code"] == "NOTEBOOK_NOT_FOUND", done
+    # Refused, not missing: the link is there, the platform does not follow it.
+    assert done["status_reason"]["code"] == "NOTEBOOK_UNREADABLE", done
     assert "link" in done["status_reason"]["message"], done
     assert SECRET not in json.dumps(done)
 
