@@ -322,11 +322,15 @@ def test_register_an_external_endpoint_and_use_it(
     assert "byo" in table and "WAITING" in table and "team=data" in table
     assert _json(["cluster", "describe", "byo", "-s", studio], admin_env)["id"] == cluster_id
     described = run(["cluster", "describe", cluster_id, "-s", studio], admin_env).stdout
-    assert "connect_url" in described and endpoint in described
+    assert "byo" in described and "secret-token" not in described
 
+    # Members connect through the platform's Connect front, with a token of their own.
     url = run(["cluster", "connect", "byo", "-s", studio], admin_env).stdout.strip()
-    assert url == f"{endpoint}/;token=secret-token;user_id=admin"
-    assert _json(["cluster", "connect", cluster_id, "-s", studio], admin_env)["url"] == url
+    front = control_plane.isolation.public_connect_url
+    assert url.startswith(f"{front}/;token=ssc1.") and url.endswith(";user_id=admin")
+    assert "secret-token" not in url
+    again = _json(["cluster", "connect", cluster_id, "-s", studio], admin_env)["url"]
+    assert again.startswith(f"{front}/;token=ssc1.")
 
     _fails(["cluster", "ui", "byo", "-s", studio], admin_env, "registered without --ui-url")
     _fails(["cluster", "scale", "byo", "-s", studio, "--workers", "2"], admin_env, "external")

@@ -9,6 +9,7 @@ backend only checks.
 
 from __future__ import annotations
 
+import shlex
 import stat
 import subprocess
 from pathlib import Path
@@ -21,10 +22,11 @@ import pytest
 
 from sparkstudio.client import Client
 from sparkstudio.errors import StudioError
+from sparkstudio.processes.places import Place
 from sparkstudio.server import ControlPlane
 from tests.cli.test_cli import run
 from tests.cli.test_cluster_cli import WAIT, Env, _env, _fails, _json
-from tests.support import NewUser, UserClient, add_member, create_studio, unique
+from tests.support import NewUser, UserClient, add_member, create_studio, studio_folder, unique
 
 
 @pytest.fixture
@@ -305,14 +307,30 @@ def _commit(tree: Path, name: str, text: str) -> None:
     _git(tree, "commit", "-q", "-m", f"add {name}")
 
 
+def _commit_as_owner(place: Place, tree: Path, name: str, text: str) -> None:
+    """A commit made in a workspace's working tree by its owner, where they work (as from
+    a terminal of it): the tree is their account's."""
+    identity = ["-c", "user.name=x", "-c", "user.email=x@example.com"]
+    script = f"printf %s {shlex.quote(text)} > {shlex.quote(name)}"
+    for argv in (
+        ["sh", "-c", script],
+        ["git", *identity, "add", name],
+        ["git", *identity, "commit", "-q", "-m", f"add {name}"],
+    ):
+        result = place.run(argv, {"HOME": str(tree)}, writable=(tree,), cwd=tree)
+        assert result is not None and result[0] == 0, result
+
+
 def test_repo_add_list_pull_push_and_remove(
-    admin_env: Env, target: dict[str, Any], tmp_path: Path
+    admin_env: Env, control_plane: ControlPlane, target: dict[str, Any], tmp_path: Path
 ) -> None:
     studio = target["name"]
     name = unique("ws")
     workspace = _json(["workspace", "create", name, "-s", studio], admin_env)
-    # A bare "remote" with one commit, and a clone of it to make upstream changes in.
-    remote, upstream = tmp_path / "project.git", tmp_path / "upstream"
+    # A bare "remote" with one commit, in the studio's storage (a file:// repository is
+    # linked from the studio's locations only), and a clone of it to make upstream changes in.
+    remote, upstream = studio_folder(target) / "repos" / "project.git", tmp_path / "upstream"
+    remote.parent.mkdir(parents=True, exist_ok=True)
     _git(tmp_path, "init", "-q", "--bare", "--initial-branch=main", str(remote))
     _git(tmp_path, "clone", "-q", str(remote), str(upstream))
     _commit(upstream, "README.md", "hello\n")
@@ -341,7 +359,8 @@ def test_repo_add_list_pull_push_and_remove(
     assert "NEWS.md" in pulled
     assert (tree / "NEWS.md").read_text() == "news\n"
     # A commit made in the workspace leaves with a push.
-    _commit(tree, "notes.md", "from the workspace\n")
+    owner = control_plane.isolation.user_place(target["id"], workspace["owner_id"])
+    _commit_as_owner(owner, tree, "notes.md", "from the workspace\n")
     pushed = _json(["workspace", "repo", "push", name, "project", "-s", studio], admin_env)
     assert pushed["repo"] == "project" and "main" in pushed["output"]
     assert "add notes.md" in _git(remote, "log", "--oneline", "main")
@@ -353,7 +372,7 @@ def test_repo_add_list_pull_push_and_remove(
         "url: 'not-a-url' is not an https://, http://, ssh://, git:// or file:// URL",
         "[ValidationError]",
     )
-    missing = (tmp_path / "nope.git").as_uri()
+    missing = (remote.parent / "nope.git").as_uri()
     _fails(
         ["workspace", "repo", "add", name, missing, "-s", studio],
         admin_env,

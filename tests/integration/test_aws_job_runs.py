@@ -34,11 +34,19 @@ from tests.integration.test_aws_keys import (
 from tests.support import NewUser, UserClient, add_member, create_studio, unique
 
 ROLE = "arn:aws:iam::123456789012:role/EMRServerlessJobRole"
-SPARK_SUBMIT = {
-    "entryPoint": "s3://a-bucket/jobs/wordcount.py",
-    "entryPointArguments": ["s3://a-bucket/in/", "s3://a-bucket/out/"],
-    "sparkSubmitParameters": "--conf spark.executor.cores=1",
-}
+
+
+def spark_submit(lake: str) -> dict[str, Any]:
+    """A job whose script and data are in ``lake``."""
+    return {
+        "entryPoint": f"{lake}/jobs/wordcount.py",
+        "entryPointArguments": [f"{lake}/in/", f"{lake}/out/"],
+        "sparkSubmitParameters": "--conf spark.executor.cores=1",
+    }
+
+
+# For runs that are refused before their locations are looked at, or written as recorded.
+SPARK_SUBMIT = spark_submit("s3://a-bucket")
 
 
 @dataclass(frozen=True)
@@ -51,12 +59,14 @@ class Setup:
     user: UserClient
     studio: dict[str, Any]
     application_id: str
+    lake: str  # the object-store location a platform admin allowed the studio
 
 
 @pytest.fixture
 def setup(control_plane: ControlPlane, admin: UserClient, new_user: NewUser) -> Setup:
     user = new_user()
-    studio = create_studio(admin)
+    lake = f"s3://{unique('lake')}/team"
+    studio = create_studio(admin, allowed_locations=[lake])
     add_member(admin, studio["id"], user=user.name)
     pair = create_pair(user, studio["id"])
     emr = emr_serverless(control_plane, pair)
@@ -67,14 +77,14 @@ def setup(control_plane: ControlPlane, admin: UserClient, new_user: NewUser) -> 
         autoStartConfiguration={"enabled": False},
     )["applicationId"]
     wait_for_state(emr, application_id, {"CREATED"})
-    return Setup(emr, pair, user, studio, application_id)
+    return Setup(emr, pair, user, studio, application_id, lake)
 
 
 def start(setup: Setup, **fields: Any) -> Any:
     request = {
         "applicationId": setup.application_id,
         "executionRoleArn": ROLE,
-        "jobDriver": {"sparkSubmit": SPARK_SUBMIT},
+        "jobDriver": {"sparkSubmit": spark_submit(setup.lake)},
         **fields,
     }
     return setup.emr.start_job_run(**request)

@@ -39,6 +39,7 @@ from tests.support import (
     create_workspace,
     expect,
     expect_error,
+    studio_folder,
     wait_for_cluster,
     wait_for_workspace,
 )
@@ -422,9 +423,9 @@ def test_an_idle_workspace_stops_itself(
     )["items"]
     assert [e["to_status"] for e in events][-3:] == ["IDLE", "STOPPING", "STOPPED"]
     # A stopped workspace has no process: the server and its process group are gone.
+    # (A sandbox's inner bubblewrap, left to the host's init, may stay a zombie a while.)
     assert not processes.is_alive(first)
-    with pytest.raises(ProcessLookupError):
-        os.killpg(first.pid, 0)
+    assert processes.group_members(first) == []
     with database.transaction() as db:  # the reopened server must not idle out mid-test
         row = db.get(Workspace, created["id"])
         assert row is not None and row.server_state is None
@@ -525,9 +526,12 @@ def git(cwd: Path, *args: str) -> str:
     return result.stdout
 
 
-def upstream_repository(tmp_path: Path) -> tuple[Path, Path]:
-    """A bare "remote" with one commit, and a clone of it to make upstream changes in."""
-    remote, work = tmp_path / "project.git", tmp_path / "upstream"
+def upstream_repository(tmp_path: Path, studio: dict[str, Any]) -> tuple[Path, Path]:
+    """A bare "remote" with one commit in the studio's storage (a file:// repository is
+    linked from the studio's locations only), and a clone of it to make upstream changes
+    in."""
+    remote, work = studio_folder(studio) / "repos" / "project.git", tmp_path / "upstream"
+    remote.parent.mkdir(parents=True, exist_ok=True)
     git(tmp_path, "init", "--bare", "--initial-branch=main", str(remote))
     git(tmp_path, "clone", str(remote), str(work))
     (work / "README.md").write_text("hello\n")
@@ -545,7 +549,7 @@ def test_linked_repositories_are_cloned_pulled_and_pushed(
     workspace: dict[str, Any],
     lab: Lab,
 ) -> None:
-    remote, upstream = upstream_repository(tmp_path)
+    remote, upstream = upstream_repository(tmp_path, lab_studio)
     repos = f"/studios/{lab_studio['id']}/workspaces/{workspace['id']}/repos"
     body = {"url": remote.as_uri(), "username": "alice", "password": "s3cr3t-token"}
     linked = expect(owner.post(repos, json=body), 201)
@@ -576,7 +580,7 @@ def test_linked_repositories_are_cloned_pulled_and_pushed(
     assert bad["fields"][0]["field"] == "url"
     expect_error(owner.post(repos, json={"url": remote.as_uri()}), 409)
     missing = expect_error(
-        owner.post(repos, json={"url": (tmp_path / "nope").as_uri(), "name": "x"}), 422
+        owner.post(repos, json={"url": (remote.parent / "nope").as_uri(), "name": "x"}), 422
     )
     assert "cannot clone" in missing["message"]
     for name in ("two", "three"):

@@ -67,13 +67,21 @@ def mirror_of(home: Path, repo_id: str) -> Path:
 # -- the mirror: the platform's git, with the network -------------------------------------
 
 
-def _mirror_git(args: list[str], cwd: Path, url: str, credentials: tuple[str, str] | None) -> str:
+def _mirror_git(
+    args: list[str],
+    cwd: Path,
+    url: str,
+    credentials: tuple[str, str] | None,
+    *,
+    own_file: bool = False,
+) -> str:
+    """``own_file``: the command reads a file of the platform's own (a bundle it made)."""
     host = url_host(url) if url else ""
     if host:
         problem = public_address_problem(host.strip("[]"))
         if problem:
             raise GitFailed(f"the repository's host cannot be used: {problem}")
-    allow_file = url.startswith("file://")
+    allow_file = own_file or url.startswith("file://")
     env = clean_environment(git_environment_hardening(allow_file=allow_file), home=str(cwd))
     config = [*git_config_args(allow_file), *_NO_PROGRAMS]
     if credentials is not None:
@@ -195,7 +203,8 @@ def push(
     try:
         _tree_git(place, ["bundle", "create", str(bundle), branch], tree, mirror)
         copy_out_beneath(tree, BUNDLE, taken)  # never through a link the tree holds
-        _mirror_git(["fetch", "--", str(taken), f"+{branch}:{branch}"], mirror, "", None)
+        fetch = ["fetch", "--", str(taken), f"+{branch}:{branch}"]
+        _mirror_git(fetch, mirror, "", None, own_file=True)
     finally:
         taken.unlink(missing_ok=True)
         place.run(["rm", "-f", "--", str(bundle)], {}, writable=(tree,), cwd=tree)
