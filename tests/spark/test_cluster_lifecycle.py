@@ -159,7 +159,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             lab.start()
         assert lab.plane is not None
         end_every_cluster(lab.plane)
+        isolation = lab.plane.isolation
         lab.stop()
+        isolation.remove_everything_made()  # the studio's OS account and network namespace
 
 
 def test_a_restarted_control_plane_readopts_live_clusters_and_ends_dead_ones(lab: Lab) -> None:
