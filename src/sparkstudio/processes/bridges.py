@@ -58,6 +58,9 @@ class Bridges:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="bridges", daemon=True)
         self._servers: dict[str, asyncio.AbstractServer] = {}
+        # The connections' tasks: the loop holds tasks weakly only, and a relay collected
+        # while it waits would end its connection ("Task was destroyed but it is pending").
+        self._relays: set[asyncio.Task[Any]] = set()
         self._lock = threading.Lock()
         self._started = False
 
@@ -81,6 +84,12 @@ class Bridges:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         shutil.rmtree(self.root, ignore_errors=True)
+
+    def _hold_relay(self) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._relays.add(task)
+            task.add_done_callback(self._relays.discard)
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
@@ -134,6 +143,7 @@ class Bridges:
         path.unlink(missing_ok=True)
 
         async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self._hold_relay()
             try:
                 sock = await asyncio.to_thread(netns.make_socket, namespace)
                 sock.setblocking(False)
@@ -158,6 +168,7 @@ class Bridges:
         listener.setblocking(False)
 
         async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self._hold_relay()
             try:
                 if target.unix_path:
                     upstream = await asyncio.open_unix_connection(target.unix_path)
