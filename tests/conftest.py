@@ -44,8 +44,9 @@ from tests.support import (
     wait_for_cluster,
 )
 
-# Real Spark, JupyterLab and a browser run once, on SQLite: what differs between the two
-# databases is the control plane's own data, which the integration tests cover on both.
+# Real Spark, JupyterLab and a browser run once, on one database: what differs between
+# the two is the control plane's own data, which the integration tests cover on both. A
+# module says which with ``RUN_ON`` (SQLite unless it says PostgreSQL).
 ONE_DATABASE_FOLDERS = {"spark", "browser"}
 
 
@@ -56,7 +57,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         callspec = getattr(item, "callspec", None)
         backend = callspec.params.get("control_plane") if callspec is not None else None
         once = item.path.parent.name in ONE_DATABASE_FOLDERS
-        (dropped if once and backend == "postgresql" else kept).append(item)
+        module = getattr(item, "module", None)
+        run_on = getattr(module, "RUN_ON", "sqlite")
+        other = backend is not None and backend != run_on
+        (dropped if once and other else kept).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept

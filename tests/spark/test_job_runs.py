@@ -43,6 +43,7 @@ from tests.support import (
 
 pytestmark = pytest.mark.spark
 
+RUN_ON = "postgresql"  # row locks between the API and the controllers (tests/conftest.py)
 TINY_WORKER = {"cpu": "1 vCPU", "memory": "1 GB"}
 ENDED = {"SUCCESS", "FAILED", "CANCELLED"}
 T = TypeVar("T")
