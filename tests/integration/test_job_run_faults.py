@@ -24,7 +24,6 @@ from sparkstudio import runners
 from sparkstudio.db.base import utcnow
 from sparkstudio.db.models import Application, Event, JobRun, JobRunAttempt, Studio
 from sparkstudio.db.session import Database
-from sparkstudio.processes.isolation import Isolation
 from sparkstudio.runners import ExitWatcher
 from sparkstudio.server import ControlPlane
 from sparkstudio.serverless import job_logs
@@ -40,15 +39,17 @@ from tests.support import UserClient, create_studio, unique
 
 
 def controller(
-    settings: Settings, database: Database, tmp_path: Path, **options: Any
+    plane: ControlPlane, settings: Settings, database: Database, tmp_path: Path, **options: Any
 ) -> JobRunController:
+    """A job-run controller beside the control plane's, in its places (whose OS accounts
+    and namespaces it removes at its end)."""
     return JobRunController(
         settings,
         database,
         WarmPool(tmp_path / "pool", 0, tmp_path / "logs"),
         ExitWatcher(lambda _: None),
         lambda _: None,
-        Isolation(settings),
+        plane.isolation,
         **options,
     )
 
@@ -124,7 +125,9 @@ def test_an_entry_point_on_a_store_that_does_not_answer_fails_the_run_after_a_fe
     entry_point = f"{lake}/daily.py"
     body = run_body(studio, job_driver={"spark_submit": {"entry_point": entry_point}})
     job_run_id = insert_job_run(database, settings, application["id"], body=body)
-    jobs = controller(settings, database, tmp_path, store_retries=StoreRetries(3, 2.0))
+    jobs = controller(
+        control_plane, settings, database, tmp_path, store_retries=StoreRetries(3, 2.0)
+    )
 
     with caplog.at_level(logging.INFO, logger="sparkstudio"):
         delays = look_until_it_rests(jobs, job_run_id)
@@ -168,7 +171,10 @@ def test_an_entry_point_without_credentials_fails_the_run_at_once(
     body = run_body(studio, job_driver={"spark_submit": {"entry_point": entry_point}})
     job_run_id = insert_job_run(database, settings, application["id"], body=body)
 
-    assert look_until_it_rests(controller(settings, database, tmp_path), job_run_id) == []
+    assert (
+        look_until_it_rests(controller(control_plane, settings, database, tmp_path), job_run_id)
+        == []
+    )
     run = run_row(database, job_run_id)
     assert (run.status, run.status_reason_code) == ("FAILED", "ENTRY_POINT_UNREADABLE")
     assert "no credentials" in run.status_reason_message
@@ -253,7 +259,7 @@ def test_a_run_that_ends_while_the_control_plane_is_down_is_metered_from_its_run
         time.sleep(0.05)
     time.sleep(2.0)
     back = utcnow()
-    look_until_it_rests(controller(settings, database, tmp_path), job_run_id)
+    look_until_it_rests(controller(control_plane, settings, database, tmp_path), job_run_id)
 
     ended = run_row(database, job_run_id)
     assert ended.status == "SUCCESS"

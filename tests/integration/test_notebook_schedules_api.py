@@ -252,9 +252,11 @@ class Site:
         self.settings, self.clock = settings, clock
         self.plane: ControlPlane | None = None
         self.admin: UserClient | None = None
+        self.planes: list[ControlPlane] = []  # every one started, to remove what they made
 
     def start(self) -> ControlPlane:
         plane = ControlPlane(self.settings, clock=self.clock).start()
+        self.planes.append(plane)
         plane.clusters.stop()  # clusters stay as registered: runs wait for them
         self.plane = plane
         self.admin = login(plane.api_url, ADMIN_NAME, ADMIN_PASSWORD)
@@ -322,6 +324,8 @@ def site(
             yield site
         finally:
             site.stop()
+            for plane in site.planes:  # the OS accounts and namespaces its studios were given
+                plane.isolation.remove_everything_made()
 
 
 class throwaway_or_none:  # noqa: N801 (used as a context manager, like the one it wraps)
