@@ -53,7 +53,7 @@ from typing import Any
 import httpx
 
 import bench_job_runs as jobs
-from common import Row, env_float, env_int, guard, machine_busy, skipped, with_baseline
+from common import Row, env_float, env_int, guard, settle, skipped, with_baseline
 
 NAME = "isolation"
 STARTS = env_int("BENCH_ISOLATION_STARTS", 3)
@@ -62,7 +62,6 @@ GAP = env_float("BENCH_ISOLATION_GAP", 1.5)
 QUIET_WAIT = env_int("BENCH_ISOLATION_QUIET_WAIT", 15)
 MODES = [m for m in os.environ.get("BENCH_ISOLATION_MODES", "single-user,sandbox").split(",") if m]
 BASELINE_MODE = "single-user"
-QUIET = 0.25  # share of the cores busy below which the machine counts as quiet
 PAGE_POLL = 0.02  # seconds between two looks at JupyterLab's page
 RUNNING = ("READY", "ATTACHED")
 START_CASE = "workspace start → JupyterLab page via proxy"
@@ -78,14 +77,6 @@ class Measured:
     rows: list[Row] = field(default_factory=list)  # setup, errors, clean-up
 
 
-def _settle() -> float:
-    deadline = time.monotonic() + QUIET_WAIT
-    busy = machine_busy()
-    while busy > QUIET and time.monotonic() < deadline:
-        busy = machine_busy()
-    return busy
-
-
 def _samples(values: list[float]) -> str:
     return ", ".join(f"{v:.2f}" for v in values)
 
@@ -95,7 +86,7 @@ def _samples(values: list[float]) -> str:
 
 def case_runs(plane: jobs.Plane, out: Measured) -> list[Row]:
     script = jobs.studio_script(plane, "bench/trivial.py", jobs.SCRIPT)
-    busy = _settle()
+    busy = settle(QUIET_WAIT)
     runs: list[jobs.Warm] = []
     for index in range(RUNS):
         time.sleep(GAP)
@@ -181,7 +172,7 @@ def case_starts(plane: jobs.Plane, url: str, out: Measured) -> list[Row]:
     busy: list[str] = []
     with workspace(plane, url) as ws:
         for _ in range(STARTS):
-            busy.append(f"{_settle():.0%}")
+            busy.append(f"{settle(QUIET_WAIT):.0%}")
             samples.append(ws.start_to_page())
             if ws.status()["status"] not in RUNNING:
                 raise RuntimeError(f"page served but workspace {ws.status()['status']}")

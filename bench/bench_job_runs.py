@@ -62,7 +62,17 @@ from typing import Any
 import httpx
 
 from bench_api import _log_text, _sparkstudio_up, _wait_for_url
-from common import Row, env_float, env_int, guard, machine_busy, percentile, skipped, with_baseline
+from common import (
+    Row,
+    env_float,
+    env_int,
+    guard,
+    machine_busy,
+    percentile,
+    settle,
+    skipped,
+    with_baseline,
+)
 
 NAME = "job_runs"
 WARM = env_int("BENCH_JOB_RUNS_WARM", 15)
@@ -71,7 +81,6 @@ BASELINE = env_int("BENCH_JOB_RUNS_BASELINE", 3)
 BURST = env_int("BENCH_JOB_RUNS_BURST", 20)
 THREADS = env_int("BENCH_JOB_RUNS_THREADS", 4)
 QUIET_WAIT = env_int("BENCH_JOB_RUNS_QUIET_WAIT", 15)
-QUIET = 0.25  # share of the cores busy below which the machine counts as quiet
 ADMIN_PASSWORD = "bench-" + secrets.token_hex(8)
 POLL = 0.01  # seconds between two GETs of a run
 ENDED = {"SUCCESS", "FAILED", "CANCELLED"}
@@ -297,14 +306,6 @@ def _epoch(iso: str | None) -> float | None:
     return None if iso is None else datetime.fromisoformat(iso).timestamp()
 
 
-def _settle() -> float:
-    deadline = time.monotonic() + QUIET_WAIT
-    busy = machine_busy()
-    while busy > QUIET and time.monotonic() < deadline:
-        busy = machine_busy()
-    return busy
-
-
 def _stamps(stdout: str) -> dict[str, float]:
     found: dict[str, float] = {}
     for line in stdout.splitlines():
@@ -382,7 +383,7 @@ def one_warm(plane: Plane, script: Path, index: int) -> Warm:
 
 
 def case_warm(plane: Plane, script: Path) -> tuple[list[Row], float]:
-    busy = _settle()
+    busy = settle(QUIET_WAIT)
     runs: list[Warm] = []
     for index in range(WARM):
         time.sleep(GAP)
@@ -488,7 +489,7 @@ def case_baseline(script: Path, work: Path, warm_p50: float) -> list[Row]:
         for k, v in home.environment().items()
         if k != "SPARK_REMOTE" and not k.startswith("SPARK_CONNECT")
     }
-    busy = _settle()
+    busy = settle(QUIET_WAIT)
     samples: list[float] = []
     for _ in range(BASELINE):
         began = time.perf_counter()
@@ -532,7 +533,7 @@ def case_burst(plane: Plane, script: Path) -> list[Row]:
     pool = pool_size()
     plane.wait_pool(pool, timeout=120)
     ready, _ = plane.runners()
-    busy = _settle()
+    busy = settle(QUIET_WAIT)
     first = time.time()
     base = str(plane.client.base_url)
     headers = dict(plane.client.headers)

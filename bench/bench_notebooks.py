@@ -53,14 +53,23 @@ from pathlib import Path
 
 from bench_clusters import Studio
 from bench_job_runs import Plane, _end, _epoch, control_plane, leftovers
-from common import Row, env_float, env_int, guard, machine_busy, percentile, skipped, with_baseline
+from common import (
+    Row,
+    env_float,
+    env_int,
+    guard,
+    machine_busy,
+    percentile,
+    settle,
+    skipped,
+    with_baseline,
+)
 
 NAME = "notebooks"
 RUNS = env_int("BENCH_NOTEBOOKS_RUNS", 5)
 BASELINE = env_int("BENCH_NOTEBOOKS_BASELINE", 3)
 GAP = env_float("BENCH_NOTEBOOKS_GAP", 1.0)
 QUIET_WAIT = env_int("BENCH_NOTEBOOKS_QUIET_WAIT", 30)
-QUIET = 0.25  # share of the cores busy below which the machine counts as quiet
 POLL = 0.05  # seconds between two GETs of an execution
 N = 1000
 ANSWER = str(N * (N - 1) // 2)  # sum(id) over range(1000): 499500
@@ -95,14 +104,6 @@ def notebook(kernel: str, *cells: tuple[str, list[str]]) -> str:
     display = {"pyspark": "PySpark", "python3": "Python 3 (ipykernel)"}[kernel]
     book.metadata["kernelspec"] = {"name": kernel, "display_name": display, "language": "python"}
     return str(nbformat.writes(book))  # type: ignore[no-untyped-call]
-
-
-def _settle() -> float:
-    deadline = time.monotonic() + QUIET_WAIT
-    busy = machine_busy()
-    while busy > QUIET and time.monotonic() < deadline:
-        busy = machine_busy()
-    return busy
 
 
 def _median_ms(values: list[float]) -> str:
@@ -191,7 +192,7 @@ def make_studio(plane: Plane) -> Targets:
 
 
 def start_cluster(targets: Targets) -> list[Row]:
-    busy = _settle()
+    busy = settle(QUIET_WAIT)
     began = time.monotonic()
     cluster = targets.studio.create(
         "clusters", {"name": "bench-notebooks", "template": "single-node"}
@@ -228,7 +229,7 @@ def start_application(targets: Targets) -> list[Row]:
         raise RuntimeError(f"create application: {made.status_code} {made.text[:500]}")
     plane.application_id = made.json()["id"]
     plane.wait_application({"CREATED"}, timeout=60)
-    busy = _settle()
+    busy = settle(QUIET_WAIT)
     began = time.monotonic()
     plane.client.post(f"{plane.app_path}/start").raise_for_status()
     plane.wait_application({"STARTED"}, timeout=600)
@@ -344,7 +345,7 @@ RUNNER_STEPS = [
 
 def case_target(targets: Targets, uri: str, kind: str, target_id: str) -> tuple[list[Row], float]:
     label = "cluster" if kind == "CLUSTER" else "application"
-    busy = _settle()
+    busy = settle(QUIET_WAIT)
     runs: list[Execution] = []
     for index in range(RUNS):
         time.sleep(GAP)
@@ -406,7 +407,7 @@ def case_baseline(work: Path, book: Path) -> tuple[list[Row], float]:
     from sparkstudio.spark.home import find_spark_home
 
     env = {k: v for k, v in find_spark_home().environment().items() if k != "SPARK_REMOTE"}
-    busy = _settle()
+    busy = settle(QUIET_WAIT)
     samples: list[float] = []
     marks: list[dict[str, float]] = []
     for index in range(BASELINE):

@@ -54,7 +54,7 @@ import httpx
 from websockets.sync.client import ClientConnection, connect
 
 from bench_clusters import READY, Studio
-from common import Row, env_int, guard, machine_busy, percentile, skipped, with_baseline
+from common import Row, env_int, guard, percentile, settle, skipped, with_baseline
 
 if TYPE_CHECKING:
     from sparkstudio.server import ControlPlane
@@ -65,7 +65,6 @@ KERNELS = env_int("BENCH_WORKSPACES_KERNELS", 5)
 MESSAGES = env_int("BENCH_WORKSPACES_MESSAGES", 200)
 ROUNDS = env_int("BENCH_WORKSPACES_ROUNDS", 10)
 QUIET_WAIT = env_int("BENCH_WORKSPACES_QUIET_WAIT", 15)
-QUIET = 0.25  # share of the cores busy below which the machine counts as quiet
 WARMUP_MESSAGES = 3  # per connection, before timing (the server nudges a new connection)
 ADMIN = "admin"
 ADMIN_PASSWORD = "bench-" + secrets.token_hex(8)
@@ -305,17 +304,8 @@ def _clean_up(bench: Bench) -> list[str]:
     return problems
 
 
-def _settle() -> float:
-    """Wait (up to ``QUIET_WAIT`` s) for a quiet machine; how busy it was at the end (0..1)."""
-    deadline = time.monotonic() + QUIET_WAIT
-    busy = machine_busy()
-    while busy > QUIET and time.monotonic() < deadline:
-        busy = machine_busy()
-    return busy
-
-
 def _busy_note() -> str:
-    return f"machine {_settle():.0%} busy just before"
+    return f"machine {settle(QUIET_WAIT):.0%} busy just before"
 
 
 def _process_started(process: dict[str, Any]) -> float:
@@ -425,7 +415,7 @@ def case_start(bench: Bench) -> list[Row]:
     busy = []
     with bench.lab() as lab:
         for i in range(STARTS):
-            busy.append(f"{_settle():.0%}")
+            busy.append(f"{settle(QUIET_WAIT):.0%}")
             samples.append(one_start(bench, lab))
             if bench.workspace()["status"] not in RUNNING:
                 raise RuntimeError(f"page served but workspace {bench.workspace()['status']}")

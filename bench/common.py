@@ -82,6 +82,18 @@ def machine_busy(seconds: float = 1.0) -> float:
     return (busy1 - busy0) / (total1 - total0) if total1 > total0 else math.nan
 
 
+QUIET = 0.25  # share of the cores busy below which the machine counts as quiet
+
+
+def settle(wait: float, quiet: float = QUIET) -> float:
+    """Wait up to ``wait`` seconds for the machine to be quiet; how busy it was last."""
+    deadline = time.monotonic() + wait
+    busy = machine_busy()
+    while busy > quiet and time.monotonic() < deadline:
+        busy = machine_busy()
+    return busy
+
+
 def env_float(name: str, default: float) -> float:
     """A tuning knob from the environment (``BENCH_*``), for quick or longer runs."""
     value = os.environ.get(name)
