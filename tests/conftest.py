@@ -130,6 +130,18 @@ def studio(admin: UserClient) -> dict[str, Any]:
     return create_studio(admin)
 
 
+@pytest.fixture
+def lake() -> str:
+    """A place in an object store, in a bucket of its own."""
+    return f"s3://{unique('lake')}/team"
+
+
+@pytest.fixture
+def lake_studio(admin: UserClient, lake: str) -> dict[str, Any]:
+    """A fresh studio that a platform admin allowed ``lake``."""
+    return create_studio(admin, allowed_locations=[lake])
+
+
 @dataclass(frozen=True)
 class SparkCluster:
     """A real local cluster, launched from the single-node template, shared by many tests."""

@@ -63,10 +63,14 @@ class Setup:
 
 
 @pytest.fixture
-def setup(control_plane: ControlPlane, admin: UserClient, new_user: NewUser) -> Setup:
-    user = new_user()
-    lake = f"s3://{unique('lake')}/team"
-    studio = create_studio(admin, allowed_locations=[lake])
+def setup(
+    control_plane: ControlPlane,
+    admin: UserClient,
+    new_user: NewUser,
+    lake: str,
+    lake_studio: dict[str, Any],
+) -> Setup:
+    user, studio = new_user(), lake_studio
     add_member(admin, studio["id"], user=user.name)
     pair = create_pair(user, studio["id"])
     emr = emr_serverless(control_plane, pair)

@@ -35,7 +35,7 @@ from sparkstudio.settings import Settings
 from sparkstudio.storage import stores
 from sparkstudio.storage.stores import StoreRetries
 from tests.integration.test_job_runs_api import create_application, insert_job_run, run_body
-from tests.support import UserClient, create_studio, unique
+from tests.support import UserClient
 
 
 def controller(
@@ -86,19 +86,8 @@ def event_reasons(database: Database, job_run_id: str) -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def lake() -> str:
-    """A place in an object store that a platform admin allowed the studio."""
-    return f"s3://{unique('jobs')}/team"
-
-
-@pytest.fixture
-def studio(admin: UserClient, lake: str) -> dict[str, Any]:
-    return create_studio(admin, allowed_locations=[lake])
-
-
-@pytest.fixture
-def application(admin: UserClient, studio: dict[str, Any]) -> dict[str, Any]:
-    return create_application(admin, studio["id"])
+def application(admin: UserClient, lake_studio: dict[str, Any]) -> dict[str, Any]:
+    return create_application(admin, lake_studio["id"])
 
 
 @pytest.fixture
@@ -113,7 +102,7 @@ def one_try_per_request(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_an_entry_point_on_a_store_that_does_not_answer_fails_the_run_after_a_few_tries(
     control_plane: ControlPlane,
     lake: str,
-    studio: dict[str, Any],
+    lake_studio: dict[str, Any],
     database: Database,
     application: dict[str, Any],
     tmp_path: Path,
@@ -123,7 +112,7 @@ def test_an_entry_point_on_a_store_that_does_not_answer_fails_the_run_after_a_fe
     unreachable = f"http://127.0.0.1:{closed_port()}"
     settings = control_plane.settings.model_copy(update={"s3_endpoint_url": unreachable})
     entry_point = f"{lake}/daily.py"
-    body = run_body(studio, job_driver={"spark_submit": {"entry_point": entry_point}})
+    body = run_body(lake_studio, job_driver={"spark_submit": {"entry_point": entry_point}})
     job_run_id = insert_job_run(database, settings, application["id"], body=body)
     jobs = controller(
         control_plane, settings, database, tmp_path, store_retries=StoreRetries(3, 2.0)
@@ -153,7 +142,7 @@ def test_an_entry_point_on_a_store_that_does_not_answer_fails_the_run_after_a_fe
 def test_an_entry_point_without_credentials_fails_the_run_at_once(
     control_plane: ControlPlane,
     lake: str,
-    studio: dict[str, Any],
+    lake_studio: dict[str, Any],
     database: Database,
     application: dict[str, Any],
     tmp_path: Path,
@@ -168,7 +157,7 @@ def test_an_entry_point_without_credentials_fails_the_run_at_once(
         update={"s3_endpoint_url": f"http://127.0.0.1:{closed_port()}"}
     )
     entry_point = f"{lake}/daily.py"
-    body = run_body(studio, job_driver={"spark_submit": {"entry_point": entry_point}})
+    body = run_body(lake_studio, job_driver={"spark_submit": {"entry_point": entry_point}})
     job_run_id = insert_job_run(database, settings, application["id"], body=body)
 
     assert (

@@ -24,26 +24,15 @@ from sparkstudio.storage.stores import StoreRetries
 from tests.integration.test_job_run_faults import closed_port
 from tests.integration.test_job_runs_api import create_application
 from tests.integration.test_notebook_executions_api import execution_body, insert_execution
-from tests.support import UserClient, create_studio, unique
-
-
-@pytest.fixture
-def lake() -> str:
-    """A place in an object store that a platform admin allowed the studio."""
-    return f"s3://{unique('notebooks')}/team"
-
-
-@pytest.fixture
-def studio(admin: UserClient, lake: str) -> dict[str, Any]:
-    return create_studio(admin, allowed_locations=[lake])
+from tests.support import UserClient
 
 
 @pytest.fixture
 def started_application(
-    admin: UserClient, studio: dict[str, Any], database: Database
+    admin: UserClient, lake_studio: dict[str, Any], database: Database
 ) -> Iterator[str]:
     """An application written as started (nothing runs: its controller is not woken)."""
-    application_id: str = create_application(admin, studio["id"])["id"]
+    application_id: str = create_application(admin, lake_studio["id"])["id"]
     with database.transaction() as db:
         row = db.get(Application, application_id)
         assert row is not None
@@ -59,7 +48,7 @@ def started_application(
 def test_a_notebook_on_a_store_that_does_not_answer_fails_the_execution_after_a_few_tries(
     control_plane: ControlPlane,
     database: Database,
-    studio: dict[str, Any],
+    lake_studio: dict[str, Any],
     lake: str,
     started_application: str,
     monkeypatch: pytest.MonkeyPatch,
@@ -69,7 +58,7 @@ def test_a_notebook_on_a_store_that_does_not_answer_fails_the_execution_after_a_
     unreachable = f"http://127.0.0.1:{closed_port()}"
     settings = control_plane.settings.model_copy(update={"s3_endpoint_url": unreachable})
     notebook = {"uri": f"{lake}/daily.ipynb"}
-    body = execution_body(studio, started_application, notebook=notebook)
+    body = execution_body(lake_studio, started_application, notebook=notebook)
     execution_id = insert_execution(database, started_application, body=body)
     executions = ExecutionController(
         settings,
