@@ -1,8 +1,10 @@
 """Shared fixtures: one control plane per metadata database, and signed-in clients.
 
-``control_plane`` is session-scoped and parametrized over SQLite and PostgreSQL, so every
-test using it (directly or through ``admin`` / ``new_user``) runs on both, but for the
-tests of real Spark and of the browser (tests/spark, tests/browser), which run on SQLite.
+``control_plane`` is session-scoped and runs on the metadata database ``metadata_db``
+names. A test runs on SQLite unless it (or its module, with ``pytestmark``) is marked
+``@pytest.mark.databases("sqlite", "postgresql")`` — what exercises the database layer
+(queries, locks, transactions, restarts) runs on both; what only goes through it
+(authorization decisions, validation, clients, real Spark, JupyterLab, the browser) once.
 The control plane is shared by all tests of a session: give every object a unique name
 (``tests.support.unique``).
 """
@@ -31,6 +33,7 @@ from tests.support import (
     ADMIN_NAME,
     ADMIN_PASSWORD,
     BACKENDS,
+    DEFAULT_DATABASES,
     PASSWORD,
     NewUser,
     UserClient,
@@ -44,31 +47,42 @@ from tests.support import (
     wait_for_cluster,
 )
 
-# Real Spark, JupyterLab and a browser run once, on one database: what differs between
-# the two is the control plane's own data, which the integration tests cover on both. A
-# module says which with ``RUN_ON`` (SQLite unless it says PostgreSQL).
-ONE_DATABASE_FOLDERS = {"spark", "browser"}
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that needs a metadata database runs on the ones its marker names."""
+    if "metadata_db" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("databases")
+        names = marker.args if marker is not None else DEFAULT_DATABASES
+        unknown = set(names) - set(BACKENDS)
+        if unknown:
+            raise pytest.UsageError(f"databases({', '.join(names)}): not one of {list(BACKENDS)}")
+        params = [BACKENDS[name] for name in names]
+        metafunc.parametrize("metadata_db", params, indirect=True, scope="session")
 
 
+# Parallel workers (``-n``, ``--dist loadgroup``): each has its own session, so its own
+# control planes and shared clusters. Tests that share a session's real Spark say so with
+# ``SHARES_THE_SPARK_CLUSTER`` (tests.support) and run in one worker; the others run
+# module by module (a module's control planes and applications start once).
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    kept: list[pytest.Item] = []
-    dropped: list[pytest.Item] = []
     for item in items:
-        callspec = getattr(item, "callspec", None)
-        backend = callspec.params.get("control_plane") if callspec is not None else None
-        once = item.path.parent.name in ONE_DATABASE_FOLDERS
-        module = getattr(item, "module", None)
-        run_on = getattr(module, "RUN_ON", "sqlite")
-        other = backend is not None and backend != run_on
-        (dropped if once and other else kept).append(item)
-    if dropped:
-        config.hook.pytest_deselected(items=dropped)
-        items[:] = kept
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
+@pytest.fixture(scope="session")
+def metadata_db(request: pytest.FixtureRequest) -> str:
+    """``sqlite`` or ``postgresql``: the metadata database of this test's control planes."""
+    name: str = request.param
+    return name
+
+
+@pytest.fixture(scope="session")
 def control_plane(
-    request: pytest.FixtureRequest,
+    metadata_db: str,
     tmp_path_factory: pytest.TempPathFactory,
     s3_server: S3Server,  # noqa: F811
 ) -> Iterator[ControlPlane]:
@@ -76,9 +90,8 @@ def control_plane(
 
     ``s3://`` storage locations reach the tests' S3-compatible server.
     """
-    backend: str = request.param
-    home = tmp_path_factory.mktemp(f"home-{backend}")
-    with running_control_plane(home, backend, s3=s3_server) as plane:
+    home = tmp_path_factory.mktemp(f"home-{metadata_db}")
+    with running_control_plane(home, metadata_db, s3=s3_server) as plane:
         yield plane
 
 

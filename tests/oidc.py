@@ -42,7 +42,6 @@ from sparkstudio.server import ControlPlane
 from tests.support import (
     ADMIN_NAME,
     ADMIN_PASSWORD,
-    BACKENDS,
     TIMEOUT,
     UserClient,
     expect,
@@ -260,15 +259,14 @@ def stale_oidc_provider() -> Iterator[MockProvider]:
         yield provider
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
+@pytest.fixture(scope="session")
 def sso_plane(
-    request: pytest.FixtureRequest,
+    metadata_db: str,
     tmp_path_factory: pytest.TempPathFactory,
     oidc_provider: MockProvider,
     stale_oidc_provider: MockProvider,
 ) -> Iterator[ControlPlane]:
     """A control plane whose users sign in with ``corp`` (SQLite or PostgreSQL)."""
-    backend: str = request.param
     providers = [
         corp_provider(oidc_provider, client_secret="tests-secret"),
         OidcProvider(
@@ -284,8 +282,8 @@ def sso_plane(
             client_secret="tests-secret",
         ),
     ]
-    home: Path = tmp_path_factory.mktemp(f"sso-{backend}")
-    with running_control_plane(home, backend, oidc_providers=providers) as plane:
+    home: Path = tmp_path_factory.mktemp(f"sso-{metadata_db}")
+    with running_control_plane(home, metadata_db, oidc_providers=providers) as plane:
         yield plane
 
 

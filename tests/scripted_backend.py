@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from sparkstudio.backends import load_backend
 from sparkstudio.backends.base import (
     Backend,
     Endpoints,
@@ -54,3 +55,15 @@ class ScriptedBackend(Backend):
 
     def stop(self, state: State, place: Place) -> None:
         self.stopped.append(state)
+
+
+def scripted_spark(scripted: ScriptedBackend | None = None) -> Callable[[str], Backend]:
+    """Backends for a control plane whose tests are not about Spark: what the ``local``
+    backend would run (clusters, applications) is scripted, so no JVM starts; every other
+    backend is the real one."""
+    local = scripted or ScriptedBackend()
+
+    def backend(name: str) -> Backend:
+        return local if name == "local" else load_backend(name)
+
+    return backend

@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +33,8 @@ from sqlalchemy.engine import make_url
 from sparkstudio.api.app import API_PREFIX, create_app
 from sparkstudio.api.deps import ACTION_KEY
 from sparkstudio.auth.actions import ACTIONS, Action, ActionSpec
+from sparkstudio.backends import load_backend
+from sparkstudio.backends.base import Backend
 from sparkstudio.clusters.runtime import ClusterRuntime
 from sparkstudio.db.models import Application, Cluster, Workspace
 from sparkstudio.db.session import Database
@@ -52,11 +54,17 @@ PG_ADMIN_URL = os.environ.get(
     "SPARKSTUDIO_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 
-# The metadata databases every DB-touching test runs on.
-BACKENDS = [
-    pytest.param("sqlite", id="sqlite"),
-    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
-]
+# The metadata databases a control plane of the tests can run on, by name.
+BACKENDS = {
+    "sqlite": pytest.param("sqlite", id="sqlite"),
+    "postgresql": pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+}
+DEFAULT_DATABASES = ("sqlite",)
+# What exercises the database layer runs on both: ``pytestmark = BOTH_DATABASES``.
+BOTH_DATABASES = pytest.mark.databases("sqlite", "postgresql")
+# Tests of the session's ``spark_cluster`` run in one parallel worker (tests/conftest.py):
+# the cluster starts once.
+SHARES_THE_SPARK_CLUSTER = pytest.mark.xdist_group("shares-the-spark-cluster")
 
 
 def unique(prefix: str) -> str:
@@ -123,11 +131,13 @@ def running_control_plane(
     *,
     access_log: bool = False,
     s3: S3Server | None = None,
+    backends: Callable[[str], Backend] = load_backend,
     **settings_overrides: Any,
 ) -> Iterator[ControlPlane]:
     """A control plane on a free port with a fresh SQLite or PostgreSQL metadata database.
 
-    ``settings_overrides`` are more settings (e.g. ``oidc_providers``).
+    ``settings_overrides`` are more settings (e.g. ``oidc_providers``); ``backends``: see
+    ``tests.scripted_backend.scripted_spark``.
     """
     if s3 is not None:  # workspace servers inherit the credentials from the environment
         os.environ.setdefault("AWS_ACCESS_KEY_ID", s3.access_key_id)
@@ -138,7 +148,7 @@ def running_control_plane(
         if backend == "postgresql":
             database_url = stack.enter_context(throwaway_postgres_database())
         settings = plane_settings(home, database_url, s3, **settings_overrides)
-        plane = ControlPlane(settings, access_log=access_log).start()
+        plane = ControlPlane(settings, access_log=access_log, backends=backends).start()
         # Last: the OS accounts and network namespaces the tests' studios were given.
         stack.callback(plane.isolation.remove_everything_made)
         stack.callback(plane.stop)  # runs before the database is dropped

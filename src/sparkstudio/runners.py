@@ -25,6 +25,7 @@ from sparkstudio.spark.processes import ProcessRecord
 
 EXIT_FILE = "exit.json"
 JOB_FILE = "job.json"
+WARM_UP_FAILED_FILE = "warm-up-failed"  # a runner that could not warm up says why here
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
@@ -77,11 +78,22 @@ def outcome(folder: Path, record: ProcessRecord | None) -> dict[str, Any] | None
             return None
         result = read_json(folder / EXIT_FILE) or {  # it may have ended just now
             "code": -1,
-            "error": "its process ended without a word (killed?)",
+            "error": _last_word(folder),
         }
     if record is not None:
         stop_runner(record, grace=2.0)
     return result
+
+
+def _last_word(folder: Path) -> str:
+    """Why a runner that wrote no exit record ended, as far as its folder tells."""
+    try:
+        descriptor = os.open(folder / WARM_UP_FAILED_FILE, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(descriptor, "rb") as file:
+            why = file.read(2000).decode(errors="replace").strip()
+    except OSError:
+        return "its process ended without a word (killed?)"
+    return f"its runner could not open its Spark Connect session: {why}"
 
 
 def stop_runner(record: ProcessRecord, grace: float = 10.0) -> None:

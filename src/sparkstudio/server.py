@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -21,6 +22,7 @@ import uvicorn
 
 from sparkstudio.api.app import API_PREFIX, DOCS_URL, OPENAPI_URL, create_app
 from sparkstudio.backends import load_backend
+from sparkstudio.backends.base import Backend
 from sparkstudio.clusters.runtime import ClusterRuntime
 from sparkstudio.connect_front import ConnectFront
 from sparkstudio.console.routes import CONSOLE
@@ -93,8 +95,11 @@ class ControlPlane:
         access_log: bool = False,
         log_level: str = "warning",
         clock: Clock = utcnow,
+        backends: Callable[[str], Backend] = load_backend,
     ) -> None:
-        """``clock`` is the time the scheduler goes by (tests move it on)."""
+        """``clock`` is the time the scheduler goes by (tests move it on); ``backends``
+        finds the backend a cluster or an application names (tests put a scripted one
+        where real Spark is not what they test)."""
         self.settings = settings
         self.prepared = prepare(settings)
         self.socket = bind(settings.host, settings.port)
@@ -103,7 +108,7 @@ class ControlPlane:
         self.url = f"http://{shown}:{port}"
         database = self.prepared.database
         self.isolation = Isolation(settings)
-        self.connect_access = ConnectAccess(database, self.isolation, load_backend)
+        self.connect_access = ConnectAccess(database, self.isolation, backends)
         self.connect_front = ConnectFront(
             front_key(settings),
             upstream=self.connect_access.upstream,
@@ -113,11 +118,11 @@ class ControlPlane:
         self.isolation.serve(
             front_port=front_port, api_url=self.url, public_url=settings.public_url or self.url
         )
-        self.clusters = ClusterRuntime(settings, database, self.isolation)
+        self.clusters = ClusterRuntime(settings, database, self.isolation, backends)
         self.workspaces = WorkspaceRuntime(
             settings, database, settings.public_url or self.url, self.isolation
         )
-        self.applications = ApplicationRuntime(settings, database, self.isolation)
+        self.applications = ApplicationRuntime(settings, database, self.isolation, backends)
         self.notebooks = NotebookRuntime(
             settings, database, self.applications.wake, clock, isolation=self.isolation
         )

@@ -22,6 +22,7 @@ from sparkstudio.server import ControlPlane
 from sparkstudio.serverless.releases import supported_release_labels
 from tests.support import (
     ADMIN_NAME,
+    BOTH_DATABASES,
     PASSWORD,
     ROUTES,
     NewUser,
@@ -37,6 +38,8 @@ from tests.support import (
     login,
     unique,
 )
+
+pytestmark = BOTH_DATABASES  # it exercises the database layer: on both
 
 TRACEBACK_MARKERS = ("Traceback", 'File "', "sqlalchemy", "psycopg", "sqlite3")
 

@@ -17,6 +17,7 @@ from sparkstudio.errors import Invalid
 from sparkstudio.serverless.releases import supported_release_labels
 from sparkstudio.services.applications import tag_application, untag_application
 from tests.support import (
+    BOTH_DATABASES,
     NewUser,
     UserClient,
     add_member,
@@ -27,6 +28,8 @@ from tests.support import (
     unique,
     wait_for_application,
 )
+
+pytestmark = BOTH_DATABASES  # it exercises the database layer: on both
 
 LABEL = next(iter(supported_release_labels()))
 SMALL_WORKER = {"cpu": "1 vCPU", "memory": "1 GB", "disk": "20 GB"}

@@ -28,6 +28,7 @@ from sparkstudio.schemas.audit import AuditFilter
 from sparkstudio.server import ControlPlane
 from sparkstudio.services.audit import export_lines, last_record_id
 from tests.support import (
+    BOTH_DATABASES,
     NewUser,
     UserClient,
     add_member,
@@ -39,6 +40,8 @@ from tests.support import (
     field_names,
     unique,
 )
+
+pytestmark = BOTH_DATABASES  # it exercises the database layer: on both
 
 FIELDS = {
     "id",

@@ -39,6 +39,7 @@ from tests.support import (
     ADMIN_PASSWORD,
     PASSWORD,
     ROUTES,
+    SHARES_THE_SPARK_CLUSTER,
     ApiRoute,
     NewUser,
     UserClient,
@@ -62,6 +63,9 @@ from tests.support import (
     wait_for_application,
     wait_for_cluster,
 )
+
+# Its requests name the session's running cluster: real Spark.
+pytestmark = [pytest.mark.spark, SHARES_THE_SPARK_CLUSTER]
 
 USABLE = {"WAITING", "RUNNING"}
 

@@ -20,7 +20,17 @@ from tests.integration.test_aws_keys import (
     emr_serverless,
     signed_request,
 )
-from tests.support import NewUser, UserClient, add_member, create_studio, expect, unique
+from tests.support import (
+    BOTH_DATABASES,
+    NewUser,
+    UserClient,
+    add_member,
+    create_studio,
+    expect,
+    unique,
+)
+
+pytestmark = BOTH_DATABASES  # it exercises the database layer: on both
 
 RELEASE = "spark-4.3"
 

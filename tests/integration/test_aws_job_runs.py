@@ -31,7 +31,9 @@ from tests.integration.test_aws_keys import (
     emr_serverless,
     signed_request,
 )
-from tests.support import NewUser, UserClient, add_member, create_studio, unique
+from tests.support import BOTH_DATABASES, NewUser, UserClient, add_member, create_studio, unique
+
+pytestmark = BOTH_DATABASES  # it exercises the database layer: on both
 
 ROLE = "arn:aws:iam::123456789012:role/EMRServerlessJobRole"
 

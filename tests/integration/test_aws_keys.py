@@ -29,6 +29,7 @@ from sparkstudio.db.session import Database
 from sparkstudio.server import ControlPlane
 from sparkstudio.services.audit import last_record_id
 from tests.support import (
+    BOTH_DATABASES,
     NewUser,
     UserClient,
     add_member,
@@ -38,6 +39,8 @@ from tests.support import (
     field_names,
     unique,
 )
+
+pytestmark = BOTH_DATABASES  # it exercises the database layer: on both
 
 REGION = "us-east-1"
 ACCESS_KEY_ID = re.compile(r"SSAK[A-Z2-7]{16}")

@@ -11,6 +11,7 @@ from typing import Any
 
 from sparkstudio.server import ControlPlane
 from tests.support import (
+    BOTH_DATABASES,
     NewUser,
     UserClient,
     add_member,
@@ -21,6 +22,8 @@ from tests.support import (
     unique,
     wait_for_cluster,
 )
+
+pytestmark = BOTH_DATABASES  # it exercises the database layer: on both
 
 SMALL = (
     "cluster: {workers_min: 1, workers_max: 2, worker_cores: 1, worker_memory_mib: 1024,"

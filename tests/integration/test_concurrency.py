@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from tests.support import (
+    BOTH_DATABASES,
     NewUser,
     UserClient,
     add_member,
@@ -21,6 +22,8 @@ from tests.support import (
     expect,
     unique,
 )
+
+pytestmark = BOTH_DATABASES  # it exercises the database layer: on both
 
 WRITERS = 8
 

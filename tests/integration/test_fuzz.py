@@ -25,10 +25,10 @@ from schemathesis.openapi.checks import RejectedPositiveData
 
 from sparkstudio.api.app import OPENAPI_URL
 from sparkstudio.server import ControlPlane
+from tests.scripted_backend import scripted_spark
 from tests.support import (
     ADMIN_NAME,
     ADMIN_PASSWORD,
-    BACKENDS,
     TIMEOUT,
     UserClient,
     expect,
@@ -135,13 +135,14 @@ def positive_data_accepted(ctx: CheckContext, response: Response, case: Case[Any
         raise
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+@pytest.fixture(scope="module")
 def fuzz_plane(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    metadata_db: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ControlPlane]:
-    """A control plane only the fuzzer uses."""
-    backend: str = request.param
-    with running_control_plane(tmp_path_factory.mktemp(f"fuzz-{backend}"), backend) as plane:
+    """A control plane only the fuzzer uses; its clusters and applications are scripted
+    (what it checks is the API's answers, not Spark)."""
+    home = tmp_path_factory.mktemp(f"fuzz-{metadata_db}")
+    with running_control_plane(home, metadata_db, backends=scripted_spark()) as plane:
         yield plane
 
 

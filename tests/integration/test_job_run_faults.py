@@ -35,7 +35,9 @@ from sparkstudio.settings import Settings
 from sparkstudio.storage import stores
 from sparkstudio.storage.stores import StoreRetries
 from tests.integration.test_job_runs_api import create_application, insert_job_run, run_body
-from tests.support import UserClient
+from tests.support import BOTH_DATABASES, UserClient
+
+pytestmark = BOTH_DATABASES  # it exercises the database layer: on both
 
 
 def controller(

@@ -31,6 +31,7 @@ from sparkstudio.settings import Settings
 from tests.cli.test_cli import run as run_cli
 from tests.cli.test_cluster_cli import Env, _env, _fails, _json
 from tests.support import (
+    BOTH_DATABASES,
     NewUser,
     UserClient,
     add_member,
@@ -42,6 +43,8 @@ from tests.support import (
     unique,
     wait_for_application,
 )
+
+pytestmark = BOTH_DATABASES  # it exercises the database layer: on both
 
 LABEL = next(iter(supported_release_labels()))
 ENTRY_POINT = "jobs/etl.py"  # in the studio's storage: where its members may name scripts

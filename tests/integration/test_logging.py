@@ -25,7 +25,6 @@ from tests.oidc import CLIENT_ID, Browser, MockProvider, corp_provider, expect_s
 from tests.support import (
     ADMIN_NAME,
     ADMIN_PASSWORD,
-    BACKENDS,
     UserClient,
     anonymous,
     create_user,
@@ -39,16 +38,17 @@ from tests.support import (
 CLIENT_SECRET = f"client-secret-{unique('oidc')}"
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+@pytest.fixture(scope="module")
 def logged_plane(
-    request: pytest.FixtureRequest,
+    metadata_db: str,
     tmp_path_factory: pytest.TempPathFactory,
     oidc_provider: MockProvider,
 ) -> Iterator[ControlPlane]:
-    backend: str = request.param
-    home = tmp_path_factory.mktemp(f"logging-{backend}")
+    home = tmp_path_factory.mktemp(f"logging-{metadata_db}")
     providers = [corp_provider(oidc_provider, client_secret=CLIENT_SECRET)]
-    with running_control_plane(home, backend, access_log=True, oidc_providers=providers) as plane:
+    with running_control_plane(
+        home, metadata_db, access_log=True, oidc_providers=providers
+    ) as plane:
         yield plane
 
 

@@ -24,7 +24,9 @@ from sparkstudio.storage.stores import StoreRetries
 from tests.integration.test_job_run_faults import closed_port
 from tests.integration.test_job_runs_api import create_application
 from tests.integration.test_notebook_executions_api import execution_body, insert_execution
-from tests.support import UserClient
+from tests.support import BOTH_DATABASES, UserClient
+
+pytestmark = BOTH_DATABASES  # it exercises the database layer: on both
 
 
 @pytest.fixture

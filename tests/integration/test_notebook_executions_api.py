@@ -31,6 +31,7 @@ from tests.cli.test_cluster_cli import Env, _env, _fails, _json
 from tests.integration.test_clusters_api import register_external
 from tests.integration.test_job_runs_api import create_application
 from tests.support import (
+    BOTH_DATABASES,
     UserClient,
     create_studio,
     create_workspace,
@@ -40,6 +41,8 @@ from tests.support import (
     in_storage,
     wait_for_cluster,
 )
+
+pytestmark = BOTH_DATABASES  # it exercises the database layer: on both
 
 NOTEBOOK = "reports/daily.ipynb"  # in the studio's storage: where its members may name sources
 OUTSIDE = "s3://notebooks/reports/daily.ipynb"  # a place no studio was allowed

@@ -30,7 +30,7 @@ from tests.integration.test_job_runs_api import create_application
 from tests.support import (
     ADMIN_NAME,
     ADMIN_PASSWORD,
-    BACKENDS,
+    BOTH_DATABASES,
     UserClient,
     add_member,
     create_studio,
@@ -43,6 +43,8 @@ from tests.support import (
     throwaway_postgres_database,
     unique,
 )
+
+pytestmark = BOTH_DATABASES  # it exercises the database layer: on both
 
 NOTEBOOK = "reports/daily.ipynb"  # in the studio's storage: where its members name sources
 NEW_YEAR = "0 0 1 1 *"  # due once a year: never during a test on the real clock
@@ -311,13 +313,10 @@ START = datetime(2026, 6, 1, 5, 59, 30, tzinfo=UTC)
 DUE = datetime(2026, 6, 1, 6, 0, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def site(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Site]:
-    backend: str = request.param
-    with throwaway_or_none(backend) as database_url:
-        home = tmp_path_factory.mktemp(f"schedules-{backend}")
+@pytest.fixture(scope="module")
+def site(metadata_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    with throwaway_or_none(metadata_db) as database_url:
+        home = tmp_path_factory.mktemp(f"schedules-{metadata_db}")
         site = Site(plane_settings(home, database_url), MovableClock(START))
         site.start()
         try:

@@ -22,6 +22,7 @@ from sparkstudio.settings import Settings
 from tests.support import (
     ADMIN_NAME,
     ADMIN_PASSWORD,
+    BOTH_DATABASES,
     PASSWORD,
     TIMEOUT,
     NewUser,
@@ -32,6 +33,8 @@ from tests.support import (
     login,
     unique,
 )
+
+pytestmark = BOTH_DATABASES  # it exercises the database layer: on both
 
 # --- helpers ----------------------------------------------------------------------------
 

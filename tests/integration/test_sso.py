@@ -36,7 +36,6 @@ from tests.oidc import (
 from tests.support import (
     ADMIN_NAME,
     ADMIN_PASSWORD,
-    BACKENDS,
     PASSWORD,
     UserClient,
     add_member,
@@ -51,17 +50,16 @@ from tests.support import (
 )
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+@pytest.fixture(scope="module")
 def variant_plane(
-    request: pytest.FixtureRequest,
+    metadata_db: str,
     tmp_path_factory: pytest.TempPathFactory,
     oidc_provider: MockProvider,
 ) -> Iterator[ControlPlane]:
     """A control plane whose providers are configured unlike ``corp``: ``custom`` (other
     scopes and claim names) and two whose token endpoint fails (see ``tests.oidc``)."""
-    backend: str = request.param
-    home = tmp_path_factory.mktemp(f"sso-variants-{backend}")
-    with running_variant_plane(home, backend, oidc_provider) as plane:
+    home = tmp_path_factory.mktemp(f"sso-variants-{metadata_db}")
+    with running_variant_plane(home, metadata_db, oidc_provider) as plane:
         yield plane
 
 

@@ -16,6 +16,7 @@ import pytest
 from sparkstudio.server import ControlPlane
 from tests.conftest import SparkCluster
 from tests.support import (
+    SHARES_THE_SPARK_CLUSTER,
     NewUser,
     UserClient,
     add_member,
@@ -25,7 +26,7 @@ from tests.support import (
     unique,
 )
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, SHARES_THE_SPARK_CLUSTER]
 
 SLOW_QUERY = "java_method('java.lang.Thread', 'sleep', cast(1500 as bigint)) AS slept"
 

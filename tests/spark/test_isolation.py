@@ -39,6 +39,7 @@ from tests.conftest import SparkCluster
 from tests.integration.test_workspace_servers import Lab, run_code, start_and_wait
 from tests.support import (
     PASSWORD,
+    SHARES_THE_SPARK_CLUSTER,
     UserClient,
     add_member,
     create_studio,
@@ -52,7 +53,7 @@ from tests.support import (
     wait_for_application,
 )
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, SHARES_THE_SPARK_CLUSTER]
 
 ENDED = {"SUCCESS", "FAILED", "CANCELLED"}
 TINY_WORKER = {"cpu": "1 vCPU", "memory": "1 GB"}

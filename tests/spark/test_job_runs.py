@@ -41,9 +41,8 @@ from tests.support import (
     wait_for_application,
 )
 
-pytestmark = pytest.mark.spark
-
-RUN_ON = "postgresql"  # row locks between the API and the controllers (tests/conftest.py)
+# Row locks between the API and the controllers: the one real-Spark module on PostgreSQL.
+pytestmark = [pytest.mark.spark, pytest.mark.databases("postgresql")]
 TINY_WORKER = {"cpu": "1 vCPU", "memory": "1 GB"}
 ENDED = {"SUCCESS", "FAILED", "CANCELLED"}
 T = TypeVar("T")

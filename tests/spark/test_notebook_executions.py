@@ -21,9 +21,16 @@ from sparkstudio.services.workspace_servers import contents_url
 from sparkstudio.spark import processes
 from sparkstudio.spark.processes import ProcessRecord
 from tests.conftest import SparkCluster
-from tests.support import UserClient, create_workspace, expect, unique, wait_for_application
+from tests.support import (
+    SHARES_THE_SPARK_CLUSTER,
+    UserClient,
+    create_workspace,
+    expect,
+    unique,
+    wait_for_application,
+)
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, SHARES_THE_SPARK_CLUSTER]
 
 ENDED = {"FINISHED", "FAILED", "STOPPED"}
 TINY_WORKER = {"cpu": "1 vCPU", "memory": "1 GB"}

@@ -25,9 +25,9 @@ from jupyter_client.manager import KernelManager
 from sparkstudio.jupyter.attachment import Attachment, write_attachment
 from sparkstudio.jupyter.kernelspecs import write_kernelspecs
 from tests.conftest import SparkCluster
-from tests.support import UserClient, expect
+from tests.support import SHARES_THE_SPARK_CLUSTER, UserClient, expect
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, SHARES_THE_SPARK_CLUSTER]
 
 REPL_START = 300.0  # seconds a cell may take when it starts the REPL (busy hosts are slow)
 

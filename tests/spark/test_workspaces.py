@@ -23,6 +23,7 @@ from sparkstudio.server import ControlPlane
 from tests.conftest import SparkCluster
 from tests.integration.test_workspace_servers import Lab, run_code, start_and_wait
 from tests.support import (
+    SHARES_THE_SPARK_CLUSTER,
     UserClient,
     create_workspace,
     expect,
@@ -32,7 +33,7 @@ from tests.support import (
     wait_for_workspace,
 )
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, SHARES_THE_SPARK_CLUSTER]
 
 
 def register_same_endpoint(

@@ -17,7 +17,7 @@ from sparkstudio.db.session import make_engine
 from tests.support import BACKENDS, throwaway_postgres_database
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=BACKENDS.values())  # migrations are the database layer
 def fresh_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """An engine on an empty database (a SQLite file, or a throwaway PostgreSQL one)."""
     if request.param == "sqlite":

@@ -9,9 +9,11 @@ start re-adopts them) and stops the history server.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import cache
 
 from sparkstudio.backends import load_backend
+from sparkstudio.backends.base import Backend
 from sparkstudio.clusters.controller import ClusterController
 from sparkstudio.db.session import Database
 from sparkstudio.errors import Unavailable
@@ -26,9 +28,13 @@ log = logging.getLogger("sparkstudio.clusters")
 
 class ClusterRuntime:
     def __init__(
-        self, settings: Settings, database: Database, isolation: Isolation | None = None
+        self,
+        settings: Settings,
+        database: Database,
+        isolation: Isolation | None = None,
+        backends: Callable[[str], Backend] = load_backend,
     ) -> None:
-        self.settings, self.database = settings, database
+        self.settings, self.database, self.backends = settings, database, backends
         self.isolation = isolation or Isolation(settings)
         self.history = (
             HistoryServer(settings.home / "run", settings.event_log_dir)
@@ -36,7 +42,7 @@ class ClusterRuntime:
             else None
         )
         self.controller = ClusterController(
-            settings, database, load_backend, self.history, self.isolation
+            settings, database, backends, self.history, self.isolation
         )
         self.reconciler = Reconciler("clusters", self.controller.handle)
         self._started = False
@@ -63,13 +69,15 @@ class ClusterRuntime:
 
     def require_backend(self, name: str) -> str:
         """``name`` if its backend can run clusters here; a 503 saying why otherwise."""
-        problem = _problem(name)
+        problem = self.backend_problem(name)
         if problem:
             raise Unavailable(problem, reason="BackendUnavailable")
         return name
 
     def backend_problem(self, name: str) -> str:
-        return _problem(name)
+        if self.backends is load_backend:
+            return _problem(name)
+        return self.backends(name).check()
 
 
 @cache

@@ -31,7 +31,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from sparkstudio.runners import EXIT_FILE, JOB_FILE, exit_record, write_json
+from sparkstudio.runners import EXIT_FILE, JOB_FILE, WARM_UP_FAILED_FILE, exit_record, write_json
 
 # sc://…/;token=…;user_id=… of the application's driver. Runs open their session before
 # they know their job, so as one user per application; each run's Spark jobs carry a tag
@@ -183,7 +183,7 @@ def main(argv: list[str]) -> None:
     try:
         runner.warm_up()
     except Exception as error:
-        (folder / "warm-up-failed").write_text(_error_line(error))
+        (folder / WARM_UP_FAILED_FILE).write_text(_error_line(error))
         os._exit(3)
     runner.run_connect(runner.wait_for_job())
 

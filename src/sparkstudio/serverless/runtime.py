@@ -7,7 +7,10 @@ applications and running jobs for the next start to re-adopt, and ends idle warm
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sparkstudio.backends import load_backend
+from sparkstudio.backends.base import Backend
 from sparkstudio.db.session import Database
 from sparkstudio.processes.isolation import Isolation
 from sparkstudio.reconcile import Reconciler
@@ -22,7 +25,11 @@ from sparkstudio.settings import Settings
 
 class ApplicationRuntime:
     def __init__(
-        self, settings: Settings, database: Database, isolation: Isolation | None = None
+        self,
+        settings: Settings,
+        database: Database,
+        isolation: Isolation | None = None,
+        backends: Callable[[str], Backend] = load_backend,
     ) -> None:
         self.settings, self.database = settings, database
         self.isolation = isolation or Isolation(settings)
@@ -32,7 +39,7 @@ class ApplicationRuntime:
             settings.home / "logs" / "job-runners",
         )
         self.controller = ApplicationController(
-            settings, database, load_backend, self.isolation, warm=self._keep_warm
+            settings, database, backends, self.isolation, warm=self._keep_warm
         )
         self.reconciler = Reconciler("applications", self.controller.handle)
         self.watcher = ExitWatcher(self.wake_job)

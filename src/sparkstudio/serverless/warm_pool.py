@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import stat
 import sys
 import threading
 import time
@@ -102,6 +103,7 @@ class WarmPool:
         # Idle runners read this pipe: its writing end closes with the control plane (however
         # it ends), and they end too (in a sandbox, their parent process outlives it).
         self._alive_read, self._alive_write = os.pipe()
+        self._alive_pipe = os.fstat(self._alive_read).st_ino
         self._idle: dict[str, list[Runner]] = {}
         self._targets: dict[str, WarmTarget] = {}
         self._failed_at: dict[str, float] = {}
@@ -116,8 +118,27 @@ class WarmPool:
         log = self.logs / application_id / f"{name}.log"
         env = {CONNECT_URL_ENV: target.url}
         return launch_runner(
-            target.place, folder, "connect", env, log, control_plane_fd=self._alive_read
+            target.place, folder, "connect", env, log, control_plane_fd=self._alive_fd()
         )
+
+    def _alive_fd(self) -> int:
+        """The pipe's reading end for a new runner. Made again if it is not the pipe any
+        more (a descriptor closed twice elsewhere in this process closed it, and its number
+        may now name another file): a runner handed that would take it for the control
+        plane's end and leave at once, without a word."""
+        with self._lock:
+            if not all(
+                _is_pipe(fd, self._alive_pipe) for fd in (self._alive_read, self._alive_write)
+            ):
+                log.error(
+                    "the warm runners' pipe (descriptors %d, %d) was closed by something "
+                    "else in this process; making a new one",
+                    self._alive_read,
+                    self._alive_write,
+                )
+                self._alive_read, self._alive_write = os.pipe()
+                self._alive_pipe = os.fstat(self._alive_read).st_ino
+            return self._alive_read
 
     def keep_warm(self, application_id: str, target: WarmTarget, *, refill: bool = False) -> None:
         """Top the application's pool up to its size (its runners reach its driver at
@@ -212,3 +233,11 @@ class WarmPool:
         with self._lock:
             for application_id in list(self._idle):
                 self._drop_locked(application_id)
+
+
+def _is_pipe(descriptor: int, inode: int) -> bool:
+    try:
+        found = os.fstat(descriptor)
+    except OSError:
+        return False
+    return stat.S_ISFIFO(found.st_mode) and found.st_ino == inode
