@@ -25,6 +25,7 @@ from sparkstudio.spark.processes import ProcessRecord
 
 EXIT_FILE = "exit.json"
 JOB_FILE = "job.json"
+JOB_TAKEN_FILE = "job-taken"  # written as a runner takes its job, before it starts it
 WARM_UP_FAILED_FILE = "warm-up-failed"  # a runner that could not warm up says why here
 
 
@@ -67,6 +68,11 @@ def ran(result: dict[str, Any], now: datetime) -> tuple[datetime | None, datetim
     ended = at("ended_at") or now
     started = at("started_at")
     return (min(started, ended) if started is not None else None), ended
+
+
+def wrote_no_record(result: dict[str, Any]) -> bool:
+    """An outcome the runner did not write (it ended without a word)."""
+    return "ended_at" not in result
 
 
 def outcome(folder: Path, record: ProcessRecord | None) -> dict[str, Any] | None:

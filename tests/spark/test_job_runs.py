@@ -8,7 +8,10 @@ starts it (auto-start) and the last test lets it stop itself (auto-stop).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import signal
 import textwrap
 import time
 from collections.abc import Callable
@@ -119,7 +122,7 @@ class Serverless:
             seen: dict[str, Any] = expect(self.client.get(self.run_path(run)), 200)
             if seen["status"] in statuses:
                 return seen
-            assert seen["status"] not in ENDED - statuses, seen
+            assert seen["status"] not in ENDED - statuses, (seen["status"], seen["status_reason"])
             assert time.monotonic() < deadline, f"still {seen['status']}: {seen}"
             time.sleep(0.1)
 
@@ -244,6 +247,46 @@ def test_a_classic_job_runs_with_spark_submit_on_the_applications_workers(
     page = httpx.get(dashboard["url"], follow_redirects=True, timeout=60)
     assert page.status_code == 200, page.text
     assert page.url.path.endswith(f"/history/{spark_app_id}/jobs/"), page.url
+
+
+def test_a_run_whose_warm_runner_ends_before_taking_it_is_placed_again(
+    serverless: Serverless,
+) -> None:
+    """The pool's runners are held still (alive, as the pool sees them) while a run is
+    handed to one, which is then killed before it could read its job: the job never
+    ran, so the run is placed on another runner (same attempt) and succeeds."""
+    warm = serverless.submit(serverless.script("quick.py", "print('quick')\n"))
+    serverless.wait(warm, {"SUCCESS"})  # the application runs and its pool is warm
+    pool, app_id = serverless.plane.applications.pool, serverless.application["id"]
+    deadline = time.monotonic() + 60
+    while not any(r.ready() for r in pool.idle_runners(app_id)):
+        assert time.monotonic() < deadline, "no warm runner became ready"
+        time.sleep(0.1)
+    held = pool.idle_runners(app_id)
+    for runner in held:
+        os.kill(runner.record.pid, signal.SIGSTOP)  # bwrap: its child keeps running...
+        for member in processes.group_members(runner.record):
+            os.kill(member, signal.SIGSTOP)  # ...unless the whole group is held
+    try:
+        run = serverless.submit(serverless.script("lost.py", "print('placed again')\n"))
+        deadline = time.monotonic() + 60
+        while serverless.row(run).status not in ("SCHEDULED", "RUNNING"):
+            assert time.monotonic() < deadline, serverless.row(run).status
+            time.sleep(0.05)
+        taken = Path(serverless.row(run).state["runner_folder"])
+        assert taken in {r.folder for r in held}
+    finally:
+        for runner in held:
+            if runner.folder == taken:
+                processes.stop(runner.record, grace=0.0)  # it never read its job
+            for member in [runner.record.pid, *processes.group_members(runner.record)]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(member, signal.SIGCONT)
+    done = serverless.wait(run, {"SUCCESS"})
+    assert done["attempt"] == 1, done
+    assert "placed again" in serverless.log(run)
+    history = expect(serverless.client.get(f"{serverless.run_path(run)}/attempts"), 200)
+    assert [a["status"] for a in history["items"]] == ["SUCCESS"], history
 
 
 def test_cancel_ends_a_running_job_and_its_process(serverless: Serverless) -> None:

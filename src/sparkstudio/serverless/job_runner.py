@@ -31,7 +31,14 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from sparkstudio.runners import EXIT_FILE, JOB_FILE, WARM_UP_FAILED_FILE, exit_record, write_json
+from sparkstudio.runners import (
+    EXIT_FILE,
+    JOB_FILE,
+    JOB_TAKEN_FILE,
+    WARM_UP_FAILED_FILE,
+    exit_record,
+    write_json,
+)
 
 # sc://…/;token=…;user_id=… of the application's driver. Runs open their session before
 # they know their job, so as one user per application; each run's Spark jobs carry a tag
@@ -103,10 +110,11 @@ class Runner:
     def wait_for_job(self) -> dict[str, Any]:
         path = self.folder / JOB_FILE
         while not path.exists():
-            if self._control_plane_gone():  # nobody will come
+            if self._control_plane_gone() and not path.exists():  # nobody will come
                 os._exit(0)
             time.sleep(JOB_POLL_SECONDS)
         job: dict[str, Any] = json.loads(path.read_text())
+        (self.folder / JOB_TAKEN_FILE).touch()  # from here on, the job is this runner's
         self.started_at = time.time()
         return job
 

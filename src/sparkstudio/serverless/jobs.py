@@ -69,6 +69,7 @@ _A = ApplicationStatus
 RUNNING_POLL_SECONDS = 1.0  # the exit watcher wakes a run sooner when it ends
 WAITING_POLL_SECONDS = 0.5
 RUNNER_POLL_SECONDS = 0.2  # a runner is ready within a second or two
+MAX_PLACEMENTS = 3  # of one attempt, on runners that ended before they took its job
 ACTIVE = frozenset({_J.PENDING, _J.SCHEDULED, _J.RUNNING, _J.CANCELLING})
 
 
@@ -347,6 +348,7 @@ class JobRunController:
             job_logs.create_log(folder / stream)
         place.give(script, *(folder / stream for stream in job_logs.STREAMS))
         state["log_folder"], state["log_attempt"] = str(folder), run.attempt
+        state["warm"] = True  # a runner of the pool: see _place_again
         with self.database.session(write=False) as db:
             sharing = connect_runs_holding(db, app.id) + 1
         held = connect_held(
@@ -472,10 +474,31 @@ class JobRunController:
         if result is None:
             self.watcher.watch(run.id, folder / runners.EXIT_FILE)  # after a restart, too
             return self._check_timeout(run, app)
+        never_taken = not (folder / runners.JOB_TAKEN_FILE).exists()
+        lost = state.get("warm") and runners.wrote_no_record(result) and never_taken
+        if lost and self._place_again(run, str(result.get("error", ""))):
+            return RUNNER_POLL_SECONDS
         code = int(result.get("code", -1))
         started, ended = runners.ran(result, utcnow())
         self._finish_attempt(run, app, code, str(result.get("error", "")), started, ended)
         return None
+
+    def _place_again(self, run: JobRun, why: str) -> bool:
+        """A warm runner ended before it took the run's job (its driver went away, it was
+        killed): the job never ran, so the run goes back to PENDING on the same attempt,
+        a few times at most. False when it may not (the attempt then ends as it did)."""
+        with self._write(run.id) as (db, row):
+            state = dict(row.state or {})
+            placed = int(state.get("placements", 1))
+            if row.status not in (_J.SCHEDULED, _J.RUNNING) or placed >= MAX_PLACEMENTS:
+                return False
+            for key in ("runner", "runner_folder", "log_folder", "log_attempt", "held", "warm"):
+                state.pop(key, None)
+            row.state = {**state, "placements": placed + 1}
+            row.started_at = None
+            message = f"its runner ended before it took the job ({why}); placing it again"
+            self._move(db, row, _J.PENDING, Reason("RUNNER_LOST", message))
+        return True
 
     def _check_timeout(self, run: JobRun, app: _App) -> float | None:
         limit = run.execution_timeout_minutes * 60

@@ -225,6 +225,11 @@ class WarmPool:
             shutil.rmtree(runner.folder, ignore_errors=True)
         self._targets.pop(application_id, None)
 
+    def idle_runners(self, application_id: str) -> list[Runner]:
+        """The application's runners waiting for a job."""
+        with self._lock:
+            return list(self._idle.get(application_id, []))
+
     def applications(self) -> list[str]:
         with self._lock:
             return list(self._idle)
