@@ -498,6 +498,8 @@ class JobRunController:
             row.started_at = None
             message = f"its runner ended before it took the job ({why}); placing it again"
             self._move(db, row, _J.PENDING, Reason("RUNNER_LOST", message))
+        if "runner_folder" in (run.state or {}):  # nothing of the job ran there
+            shutil.rmtree((run.state or {})["runner_folder"], ignore_errors=True)
         return True
 
     def _check_timeout(self, run: JobRun, app: _App) -> float | None:
