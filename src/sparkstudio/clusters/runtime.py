@@ -75,12 +75,10 @@ class ClusterRuntime:
         return name
 
     def backend_problem(self, name: str) -> str:
-        if self.backends is load_backend:
-            return _problem(name)
-        return self.backends(name).check()
+        return _problem(self.backends, name)
 
 
 @cache
-def _problem(name: str) -> str:
+def _problem(backends: Callable[[str], Backend], name: str) -> str:
     # Checked once per process: finding Java runs `java -version`.
-    return load_backend(name).check()
+    return backends(name).check()

@@ -348,7 +348,6 @@ class JobRunController:
             job_logs.create_log(folder / stream)
         place.give(script, *(folder / stream for stream in job_logs.STREAMS))
         state["log_folder"], state["log_attempt"] = str(folder), run.attempt
-        state["warm"] = True  # a runner of the pool: see _place_again
         with self.database.session(write=False) as db:
             sharing = connect_runs_holding(db, app.id) + 1
         held = connect_held(
@@ -475,7 +474,8 @@ class JobRunController:
             self.watcher.watch(run.id, folder / runners.EXIT_FILE)  # after a restart, too
             return self._check_timeout(run, app)
         never_taken = not (folder / runners.JOB_TAKEN_FILE).exists()
-        lost = state.get("warm") and runners.wrote_no_record(result) and never_taken
+        warm = run.runtime != CLASSIC  # a runner of the pool
+        lost = warm and runners.wrote_no_record(result) and never_taken
         if lost and self._place_again(run, str(result.get("error", ""))):
             return RUNNER_POLL_SECONDS
         code = int(result.get("code", -1))
@@ -492,7 +492,7 @@ class JobRunController:
             placed = int(state.get("placements", 1))
             if row.status not in (_J.SCHEDULED, _J.RUNNING) or placed >= MAX_PLACEMENTS:
                 return False
-            for key in ("runner", "runner_folder", "log_folder", "log_attempt", "held", "warm"):
+            for key in ("runner", "runner_folder", "log_folder", "log_attempt", "held"):
                 state.pop(key, None)
             row.state = {**state, "placements": placed + 1}
             row.started_at = None
